@@ -1,0 +1,150 @@
+/**
+ * The one source of time in weir. Every module takes an optional `clock`, so
+ * tests drive time with {@link FakeClock} instead of sleeping.
+ */
+export interface Clock {
+  /** Monotonic time in milliseconds. */
+  now(): number;
+  /**
+   * Calls `callback` after `ms` milliseconds. `unref: true` lets the process exit
+   * while the timer is pending (for housekeeping, never for a promise someone awaits).
+   * A non-finite `ms` schedules nothing.
+   */
+  setTimeout(callback: () => void, ms: number, unref?: boolean): TimerHandle;
+  /** Cancels a timer; a no-op for a fired, cleared or empty handle. */
+  clearTimeout(handle: TimerHandle): void;
+}
+
+/** Opaque timer handle returned by {@link Clock.setTimeout}. */
+export type TimerHandle = unknown;
+
+// Node turns delays above 2^31-1 ms into 1 ms; longer waits are re-armed in steps.
+const MAX_DELAY = 2_147_483_647;
+
+/** The real clock: `performance.now()` and Node's timers. */
+export const realClock: Clock = {
+  now: () => performance.now(),
+  setTimeout(callback, ms, unref) {
+    if (!Number.isFinite(ms)) return undefined;
+    if (ms > MAX_DELAY) {
+      const box: { t: NodeJS.Timeout | undefined } = { t: undefined };
+      const deadline = performance.now() + ms;
+      const arm = () => {
+        const left = deadline - performance.now();
+        box.t = globalThis.setTimeout(left > MAX_DELAY ? arm : callback, Math.min(left, MAX_DELAY));
+        if (unref) box.t.unref();
+      };
+      arm();
+      return box;
+    }
+    const t = globalThis.setTimeout(callback, ms < 0 ? 0 : ms);
+    if (unref) t.unref();
+    return t;
+  },
+  clearTimeout(handle) {
+    if (handle === undefined || handle === null) return;
+    if (typeof handle === 'object' && 't' in handle) {
+      globalThis.clearTimeout((handle as { t: NodeJS.Timeout }).t);
+      return;
+    }
+    globalThis.clearTimeout(handle as NodeJS.Timeout);
+  },
+};
+
+interface FakeTimer {
+  at: number;
+  seq: number;
+  callback: () => void;
+  live: boolean;
+}
+
+/**
+ * A manual clock for tests: time moves only when {@link FakeClock.advance} is called,
+ * and timers fire in order of due time, then of creation, with promise jobs
+ * flushed between them.
+ */
+export class FakeClock implements Clock {
+  #now: number;
+  #seq = 0;
+  #timers: FakeTimer[] = [];
+
+  constructor(start = 0) {
+    this.#now = start;
+  }
+
+  now(): number {
+    return this.#now;
+  }
+
+  setTimeout(callback: () => void, ms: number): TimerHandle {
+    if (!Number.isFinite(ms)) return undefined;
+    const timer: FakeTimer = { at: this.#now + Math.max(0, ms), seq: this.#seq++, callback, live: true };
+    // Keep the list sorted by (at, seq); appends are the common case.
+    let i = this.#timers.length;
+    while (i > 0) {
+      const prev = this.#timers[i - 1]!;
+      if (prev.at <= timer.at) break;
+      i--;
+    }
+    this.#timers.splice(i, 0, timer);
+    return timer;
+  }
+
+  clearTimeout(handle: TimerHandle): void {
+    if (handle === undefined || handle === null) return;
+    const timer = handle as FakeTimer;
+    if (!timer.live) return;
+    timer.live = false;
+    const i = this.#timers.indexOf(timer);
+    if (i >= 0) this.#timers.splice(i, 1);
+  }
+
+  /** Number of timers scheduled and not yet fired or cleared. */
+  get pendingTimers(): number {
+    return this.#timers.length;
+  }
+
+  /** Due time of the next timer, or undefined. */
+  get nextTimerAt(): number | undefined {
+    return this.#timers[0]?.at;
+  }
+
+  /**
+   * Moves time forward by `ms`, firing each due timer in order and letting
+   * promise jobs settle after each one.
+   */
+  async advance(ms: number): Promise<void> {
+    const target = this.#now + ms;
+    await flush();
+    for (;;) {
+      const next = this.#timers[0];
+      if (next === undefined || next.at > target) break;
+      this.#timers.shift();
+      next.live = false;
+      this.#now = Math.max(this.#now, next.at);
+      next.callback();
+      await flush();
+    }
+    this.#now = target;
+    await flush();
+  }
+
+  /** Fires timers until none is left (at most `limit`), advancing time to each. */
+  async runAll(limit = 10_000): Promise<void> {
+    await flush();
+    for (let n = 0; n < limit; n++) {
+      const next = this.#timers[0];
+      if (next === undefined) return;
+      await this.advance(next.at - this.#now);
+    }
+    throw new Error(`FakeClock.runAll: still ${this.#timers.length} timers after ${limit} firings`);
+  }
+}
+
+/**
+ * Lets every pending promise job (and jobs they queue) run. It yields to the
+ * event loop a few times; it does not wait for any wall-clock time.
+ */
+export async function flush(rounds = 3): Promise<void> {
+  for (let i = 0; i < rounds; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+}
