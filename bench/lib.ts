@@ -13,7 +13,10 @@ export interface Result {
 }
 
 /** Measures each case in `rounds` alternating rounds of about `roundMs`; returns the median rate. */
-export async function compare(cases: Case[], opts: { rounds?: number; roundMs?: number } = {}): Promise<Result[]> {
+export async function compare(
+  cases: Case[],
+  opts: { rounds?: number; roundMs?: number } = {},
+): Promise<Result[]> {
   const rounds = opts.rounds ?? 5;
   const roundMs = opts.roundMs ?? 400;
   const sizes = new Map<string, number>();

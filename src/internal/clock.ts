@@ -37,7 +37,7 @@ export const realClock: Clock = {
       arm();
       return box;
     }
-    const t = globalThis.setTimeout(callback, ms < 0 ? 0 : ms);
+    const t = globalThis.setTimeout(callback, Math.max(0, ms));
     if (unref) t.unref();
     return t;
   },
@@ -78,7 +78,12 @@ export class FakeClock implements Clock {
 
   setTimeout(callback: () => void, ms: number): TimerHandle {
     if (!Number.isFinite(ms)) return undefined;
-    const timer: FakeTimer = { at: this.#now + Math.max(0, ms), seq: this.#seq++, callback, live: true };
+    const timer: FakeTimer = {
+      at: this.#now + Math.max(0, ms),
+      seq: this.#seq++,
+      callback,
+      live: true,
+    };
     // Keep the list sorted by (at, seq); appends are the common case.
     let i = this.#timers.length;
     while (i > 0) {

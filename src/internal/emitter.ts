@@ -7,7 +7,7 @@ export class Emitter<Events extends { [K in keyof Events]: (...args: never[]) =>
 
   /** Adds a listener; returns a function that removes it. */
   on<K extends keyof Events>(event: K, listener: Events[K]): () => void {
-    const list = this.#listeners[event];
+    const list: Events[K][] | undefined = this.#listeners[event];
     // Copy on write: a listener removing itself during emit does not skip its neighbour.
     this.#listeners[event] = list === undefined ? [listener] : [...list, listener];
     return () => this.off(event, listener);

@@ -77,7 +77,12 @@ export class CircuitOpenError extends WeirError {
   /** Milliseconds from the moment of the error until `retryAt`. */
   readonly retryAfterMs: number;
 
-  constructor(message: string, retryAt: number, retryAfterMs: number, options?: { cause?: unknown }) {
+  constructor(
+    message: string,
+    retryAt: number,
+    retryAfterMs: number,
+    options?: { cause?: unknown },
+  ) {
     super('ERR_CIRCUIT_OPEN', message, options);
     this.retryAt = retryAt;
     this.retryAfterMs = retryAfterMs;
@@ -90,7 +95,10 @@ export class CircuitOpenError extends WeirError {
  * Code `ERR_RESOURCE_BROKEN`.
  */
 export class BrokenResourceError extends WeirError {
-  constructor(message = 'The resource is broken and must not be reused', options?: { cause?: unknown }) {
+  constructor(
+    message = 'The resource is broken and must not be reused',
+    options?: { cause?: unknown },
+  ) {
     super('ERR_RESOURCE_BROKEN', message, options);
   }
 }

@@ -4,16 +4,14 @@ import { describe } from './errors.js';
 // They never clamp: a wrong value is a programming error and fails loudly.
 
 /** Checks an integer option (Infinity allowed when `allowInfinity`). @throws {TypeError|RangeError} */
-export function checkInt(
-  name: string,
-  value: unknown,
-  min: number,
-  allowInfinity = false,
-): number {
+export function checkInt(name: string, value: unknown, min: number, allowInfinity = false): number {
   if (typeof value !== 'number' || Number.isNaN(value)) {
     throw new TypeError(`Expected \`${name}\` to be a number, got ${describe(value)}`);
   }
-  if (!(Number.isInteger(value) || (allowInfinity && value === Number.POSITIVE_INFINITY)) || value < min) {
+  if (
+    !(Number.isInteger(value) || (allowInfinity && value === Number.POSITIVE_INFINITY)) ||
+    value < min
+  ) {
     throw new RangeError(
       `Expected \`${name}\` to be an integer >= ${min}${allowInfinity ? ' or Infinity' : ''}, got ${describe(value)}`,
     );
@@ -24,7 +22,9 @@ export function checkInt(
 /** Checks a duration in milliseconds: a finite number >= `min`, or Infinity when allowed. */
 export function checkMs(name: string, value: unknown, min = 0, allowInfinity = true): number {
   if (typeof value !== 'number' || Number.isNaN(value)) {
-    throw new TypeError(`Expected \`${name}\` to be a number of milliseconds, got ${describe(value)}`);
+    throw new TypeError(
+      `Expected \`${name}\` to be a number of milliseconds, got ${describe(value)}`,
+    );
   }
   if (value < min || (!allowInfinity && !Number.isFinite(value))) {
     throw new RangeError(
@@ -37,7 +37,9 @@ export function checkMs(name: string, value: unknown, min = 0, allowInfinity = t
 /** Checks a ratio in [min, max]. */
 export function checkRatio(name: string, value: unknown, min = 0, max = 1): number {
   if (typeof value !== 'number' || Number.isNaN(value) || value < min || value > max) {
-    throw new RangeError(`Expected \`${name}\` to be a number from ${min} to ${max}, got ${describe(value)}`);
+    throw new RangeError(
+      `Expected \`${name}\` to be a number from ${min} to ${max}, got ${describe(value)}`,
+    );
   }
   return value;
 }

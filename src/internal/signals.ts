@@ -13,7 +13,10 @@ const noop = (): void => {};
  * listener; call it when the operation settles. Does nothing for an absent signal.
  * The caller must check `signal.aborted` first: an already aborted signal never fires.
  */
-export function onAbort(signal: AbortSignal | undefined, fn: (reason: unknown) => void): () => void {
+export function onAbort(
+  signal: AbortSignal | undefined,
+  fn: (reason: unknown) => void,
+): () => void {
   if (signal === undefined) return noop;
   const listener = (): void => fn(abortReason(signal));
   signal.addEventListener('abort', listener, { once: true });

@@ -1,0 +1,17 @@
+export {
+  BrokenResourceError,
+  CircuitOpenError,
+  isWeirError,
+  WeirError,
+} from '../internal/errors.js';
+export {
+  CreateFailedError,
+  PoolClosedError,
+  PoolExhaustedError,
+  type PoolState,
+  PoolTimeoutError,
+} from './errors.js';
+export { Lease } from './lease.js';
+export type { PoolOptions } from './options.js';
+export { type AcquireOptions, createPool, type DestroyReason, Pool } from './pool.js';
+export type { PoolEvents, PoolStats, WaitSummary } from './stats.js';

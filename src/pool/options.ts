@@ -1,0 +1,180 @@
+import type { Clock } from '../internal/clock.js';
+import { realClock } from '../internal/clock.js';
+import { describe } from '../internal/errors.js';
+import { checkFn, checkInt, checkMs, checkObject, checkRatio } from '../internal/options.js';
+
+/** Options of {@link createPool}. Times are in milliseconds; `Infinity` turns a limit off. */
+export interface PoolOptions<T> {
+  /**
+   * Makes a resource. The signal aborts when `createTimeoutMs` passes or the pool closes;
+   * a resource that arrives after that is destroyed, never leaked.
+   */
+  create: (signal: AbortSignal) => T | Promise<T>;
+  /** Frees a resource. Bounded by `destroyTimeoutMs`; errors are reported as `destroy` events. */
+  destroy?: (resource: T) => void | Promise<void>;
+  /**
+   * Checks a resource before it is handed out after sitting idle longer than
+   * `validateAfterIdleMs`, and idle ones every `validateIntervalMs`. `false` or a throw destroys it.
+   */
+  validate?: (resource: T, signal: AbortSignal) => boolean | Promise<boolean>;
+  /** Cleans a resource when it is returned. A throw destroys it. */
+  reset?: (resource: T) => void | Promise<void>;
+  /** Resources kept open even when idle; created at start. @default 0 */
+  min?: number;
+  /** Most resources open at once (idle, leased and being created). @default 10 */
+  max?: number;
+  /** How long `acquire` waits before `ERR_POOL_TIMEOUT`. @default 30_000 ms */
+  acquireTimeoutMs?: number;
+  /** Most callers waiting at once; beyond it `acquire` fails with `ERR_POOL_EXHAUSTED`. @default 10_000 */
+  maxWaiting?: number;
+  /** An idle resource above `min` is destroyed after this long. @default 30_000 ms */
+  idleTimeoutMs?: number;
+  /** A resource is retired after this long (when idle; a leased one on return). @default Infinity */
+  maxLifetimeMs?: number;
+  /** Fraction of `maxLifetimeMs` taken off at random per resource, so they do not all retire at once. @default 0.1 */
+  lifetimeJitter?: number;
+  /** A resource is retired after this many leases. @default Infinity */
+  maxUses?: number;
+  /** A `create` call that takes longer fails with `ERR_POOL_CREATE_TIMEOUT`. @default 30_000 ms */
+  createTimeoutMs?: number;
+  /** `destroy` calls longer than this are abandoned, so shutdown never hangs. @default 5_000 ms */
+  destroyTimeoutMs?: number;
+  /** Resources idle for less than this are handed out without `validate`. @default 500 ms */
+  validateAfterIdleMs?: number;
+  /** Idle resources are validated this often. @default 30_000 ms (only with `validate`) */
+  validateIntervalMs?: number;
+  /** How often idle resources are checked for idle timeout, lifetime and validation. @default 1_000 ms */
+  reapIntervalMs?: number;
+  /** Which idle resource is reused first: `lifo` (the warmest) or `fifo`. @default 'lifo' */
+  idleOrder?: 'lifo' | 'fifo';
+  /** Borrowers one resource serves at once (an HTTP/2 session's streams). @default 1 */
+  maxLeasesPerResource?: number;
+  /** A lease held longer than this emits a `leak` event with the acquirer's stack. @default Infinity */
+  leakDetectionMs?: number;
+  /** Backoff between create retries after a failure. */
+  createRetry?: {
+    /** @default 100 ms */
+    initialDelayMs?: number;
+    /** @default 10_000 ms */
+    maxDelayMs?: number;
+  };
+  /**
+   * Circuit breaker around `create`: after `threshold` consecutive failures waiters fail fast
+   * with `ERR_CIRCUIT_OPEN` until a probe succeeds. `false` turns it off.
+   * @default { threshold: 5, halfOpenAfterMs: 5_000 }
+   */
+  breaker?: false | { threshold?: number; halfOpenAfterMs?: number };
+  /** Name used in messages and metrics. @default 'pool' */
+  name?: string;
+  /** Source of time. @default the real clock */
+  clock?: Clock;
+  /** Source of randomness for jitter, in [0, 1). @default Math.random */
+  random?: () => number;
+}
+
+/** Options after defaults and validation. */
+export interface ResolvedPoolOptions<T> {
+  create: (signal: AbortSignal) => T | Promise<T>;
+  destroy: ((resource: T) => void | Promise<void>) | undefined;
+  validate: ((resource: T, signal: AbortSignal) => boolean | Promise<boolean>) | undefined;
+  reset: ((resource: T) => void | Promise<void>) | undefined;
+  min: number;
+  max: number;
+  acquireTimeoutMs: number;
+  maxWaiting: number;
+  idleTimeoutMs: number;
+  maxLifetimeMs: number;
+  lifetimeJitter: number;
+  maxUses: number;
+  createTimeoutMs: number;
+  destroyTimeoutMs: number;
+  validateAfterIdleMs: number;
+  validateIntervalMs: number;
+  reapIntervalMs: number;
+  fifo: boolean;
+  maxLeasesPerResource: number;
+  leakDetectionMs: number;
+  retryInitialDelayMs: number;
+  retryMaxDelayMs: number;
+  breaker: false | { threshold: number; halfOpenAfterMs: number };
+  name: string;
+  clock: Clock;
+  random: () => number;
+}
+
+/** Validates options and fills defaults. @throws {TypeError|RangeError} naming the bad option. */
+export function resolveOptions<T>(o: PoolOptions<T>): ResolvedPoolOptions<T> {
+  checkObject('options', o);
+  if (o === undefined) throw new TypeError('createPool needs options with a `create` function');
+  const create = checkFn<PoolOptions<T>['create']>('create', o.create, true)!;
+  const min = checkInt('min', o.min ?? 0, 0);
+  const max = checkInt('max', o.max ?? Math.max(10, min), 1);
+  if (min > max) throw new RangeError(`Expected \`min\` (${min}) to be <= \`max\` (${max})`);
+  const idleOrder = o.idleOrder ?? 'lifo';
+  if (idleOrder !== 'lifo' && idleOrder !== 'fifo') {
+    throw new TypeError(
+      `Expected \`idleOrder\` to be 'lifo' or 'fifo', got ${describe(idleOrder)}`,
+    );
+  }
+  checkObject('createRetry', o.createRetry);
+  const retryInitialDelayMs = checkMs(
+    'createRetry.initialDelayMs',
+    o.createRetry?.initialDelayMs ?? 100,
+    0,
+    false,
+  );
+  const retryMaxDelayMs = checkMs(
+    'createRetry.maxDelayMs',
+    o.createRetry?.maxDelayMs ?? 10_000,
+    0,
+    false,
+  );
+  if (retryMaxDelayMs < retryInitialDelayMs) {
+    throw new RangeError('Expected `createRetry.maxDelayMs` to be >= `createRetry.initialDelayMs`');
+  }
+  let breaker: ResolvedPoolOptions<T>['breaker'] = false;
+  if (o.breaker !== false) {
+    checkObject('breaker', o.breaker);
+    breaker = {
+      threshold: checkInt('breaker.threshold', o.breaker?.threshold ?? 5, 1),
+      halfOpenAfterMs: checkMs(
+        'breaker.halfOpenAfterMs',
+        o.breaker?.halfOpenAfterMs ?? 5_000,
+        0,
+        false,
+      ),
+    };
+  }
+  const clock = o.clock ?? realClock;
+  if (typeof clock.now !== 'function' || typeof clock.setTimeout !== 'function') {
+    throw new TypeError('Expected `clock` to implement now(), setTimeout() and clearTimeout()');
+  }
+  return {
+    create,
+    destroy: checkFn('destroy', o.destroy, false),
+    validate: checkFn('validate', o.validate, false),
+    reset: checkFn('reset', o.reset, false),
+    min,
+    max,
+    acquireTimeoutMs: checkMs('acquireTimeoutMs', o.acquireTimeoutMs ?? 30_000),
+    maxWaiting: checkInt('maxWaiting', o.maxWaiting ?? 10_000, 0, true),
+    idleTimeoutMs: checkMs('idleTimeoutMs', o.idleTimeoutMs ?? 30_000),
+    maxLifetimeMs: checkMs('maxLifetimeMs', o.maxLifetimeMs ?? Number.POSITIVE_INFINITY, 1),
+    lifetimeJitter: checkRatio('lifetimeJitter', o.lifetimeJitter ?? 0.1, 0, 0.5),
+    maxUses: checkInt('maxUses', o.maxUses ?? Number.POSITIVE_INFINITY, 1, true),
+    createTimeoutMs: checkMs('createTimeoutMs', o.createTimeoutMs ?? 30_000, 1),
+    destroyTimeoutMs: checkMs('destroyTimeoutMs', o.destroyTimeoutMs ?? 5_000, 0),
+    validateAfterIdleMs: checkMs('validateAfterIdleMs', o.validateAfterIdleMs ?? 500),
+    validateIntervalMs: checkMs('validateIntervalMs', o.validateIntervalMs ?? 30_000, 1),
+    reapIntervalMs: checkMs('reapIntervalMs', o.reapIntervalMs ?? 1_000, 1, false),
+    fifo: idleOrder === 'fifo',
+    maxLeasesPerResource: checkInt('maxLeasesPerResource', o.maxLeasesPerResource ?? 1, 1),
+    leakDetectionMs: checkMs('leakDetectionMs', o.leakDetectionMs ?? Number.POSITIVE_INFINITY, 1),
+    retryInitialDelayMs,
+    retryMaxDelayMs,
+    breaker,
+    name: typeof o.name === 'string' ? o.name : 'pool',
+    clock,
+    random: checkFn<() => number>('random', o.random, false) ?? Math.random,
+  };
+}

@@ -1,0 +1,1025 @@
+import type { TimerHandle } from '../internal/clock.js';
+import { Emitter } from '../internal/emitter.js';
+import { describe, isWeirError, TimeoutError } from '../internal/errors.js';
+import { checkInt, checkMs, checkObject } from '../internal/options.js';
+import { abortReason, checkSignal, onAbort } from '../internal/signals.js';
+import { CircuitBreaker } from '../resilience/breaker.js';
+import {
+  CreateFailedError,
+  PoolClosedError,
+  PoolExhaustedError,
+  type PoolState,
+  PoolTimeoutError,
+} from './errors.js';
+import { kReturn, Lease, type LeaseOwner } from './lease.js';
+import { type PoolOptions, type ResolvedPoolOptions, resolveOptions } from './options.js';
+import { type PoolEvents, type PoolStats, WaitSamples } from './stats.js';
+import { type Waiter, WaiterQueue } from './waiters.js';
+
+/** Options of one {@link Pool.acquire} call. */
+export interface AcquireOptions {
+  /** Aborts the wait; the promise rejects with `signal.reason`. */
+  signal?: AbortSignal;
+  /** Overrides the pool's `acquireTimeoutMs` for this call. */
+  timeoutMs?: number;
+  /** Higher is served first; equal priorities are first-come-first-served. @default 0 */
+  priority?: number;
+}
+
+/** Why a resource was destroyed, as reported by the `destroy` event. */
+export type DestroyReason =
+  | 'idle'
+  | 'lifetime'
+  | 'uses'
+  | 'broken'
+  | 'validation'
+  | 'reset'
+  | 'resize'
+  | 'drain'
+  | 'late';
+
+/** @internal The pool's record of one resource. */
+interface Slot<T> {
+  value: T;
+  leases: number;
+  uses: number;
+  createdAt: number;
+  expiresAt: number;
+  idleSince: number;
+  validatedAt: number;
+  /** Being validated or reset: not available. */
+  busy: boolean;
+  /** Takes no new leases; destroyed when the last one returns. */
+  retire: DestroyReason | null;
+  destroyed: boolean;
+}
+
+/** @internal One call of the `create` hook. */
+interface CreateJob<T> {
+  cause: Waiter<Lease<T>> | null;
+  controller: AbortController;
+  timer: TimerHandle;
+  settled: boolean;
+  startedAt: number;
+  permit: boolean;
+}
+
+const OPEN = 0;
+const DRAINING = 1;
+const CLOSED = 2;
+
+/**
+ * A pool of reusable resources (connections, sessions, workers). Create one with
+ * {@link createPool}.
+ *
+ * Waiters are served first-come-first-served (higher `priority` first), idle resources
+ * are reused warmest-first, a released resource goes straight to the oldest waiter, and
+ * every wait can be aborted or timed out without leaving anything behind.
+ */
+export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
+  readonly #o: ResolvedPoolOptions<T>;
+  #min: number;
+  #max: number;
+  #state = OPEN;
+  readonly #slots = new Set<Slot<T>>();
+  // Idle resources, oldest first: LIFO takes from the end, FIFO from the front.
+  readonly #idle: Slot<T>[] = [];
+  readonly #waiters = new WaiterQueue<Lease<T>>();
+  readonly #jobs = new Set<CreateJob<T>>();
+  readonly #destroying = new Set<Promise<void>>();
+  #leases = 0;
+  #resetting = 0;
+  #failures = 0;
+  #lastCreateError: unknown;
+  #retryTimer: TimerHandle;
+  #retryPending = false;
+  #deadlineTimer: TimerHandle;
+  #deadlineAt = Number.POSITIVE_INFINITY;
+  #reapTimer: TimerHandle;
+  #reapPending = false;
+  #pumping = false;
+  #pumpAgain = false;
+  #drainPromise: Promise<void> | undefined;
+  #forceDrain: (() => void) | undefined;
+  #leasesBack: (() => void) | undefined;
+  readonly #breaker: CircuitBreaker | undefined;
+  readonly #waits = new WaitSamples();
+  readonly #totals = {
+    created: 0,
+    destroyed: 0,
+    acquired: 0,
+    released: 0,
+    timeouts: 0,
+    createErrors: 0,
+    validationFailures: 0,
+    exhausted: 0,
+    leaks: 0,
+  };
+
+  /** @internal Use {@link createPool}. */
+  constructor(options: PoolOptions<T>) {
+    super();
+    this.#o = resolveOptions(options);
+    this.#min = this.#o.min;
+    this.#max = this.#o.max;
+    if (this.#o.breaker !== false) {
+      this.#breaker = new CircuitBreaker({
+        threshold: this.#o.breaker.threshold,
+        halfOpenAfterMs: this.#o.breaker.halfOpenAfterMs,
+        clock: this.#o.clock,
+      });
+      this.#breaker.on('stateChange', (e) => this.emit('breaker', { from: e.from, to: e.to }));
+    }
+    if (this.#min > 0) this.#pump();
+  }
+
+  /** The pool's name, as given in the options. */
+  get name(): string {
+    return this.#o.name;
+  }
+
+  /** Current lower bound of the pool's size. */
+  get min(): number {
+    return this.#min;
+  }
+
+  /** Current upper bound of the pool's size. */
+  get max(): number {
+    return this.#max;
+  }
+
+  /**
+   * Borrows a resource, waiting for one if none is free.
+   * @throws {PoolTimeoutError} `ERR_POOL_TIMEOUT` after `timeoutMs` (default `acquireTimeoutMs`).
+   * @throws {PoolExhaustedError} `ERR_POOL_EXHAUSTED` at once when `maxWaiting` callers already wait.
+   * @throws {PoolClosedError} `ERR_POOL_CLOSED` when the pool is draining or closed.
+   * @throws {CreateFailedError} `ERR_POOL_CREATE_FAILED`/`ERR_POOL_CREATE_TIMEOUT` when the create call made for this caller failed.
+   * @throws {CircuitOpenError} `ERR_CIRCUIT_OPEN` while the factory keeps failing.
+   * @throws the signal's reason when `signal` aborts.
+   * @example
+   * await using lease = await pool.acquire({ signal: AbortSignal.timeout(1000) });
+   */
+  acquire(options?: AcquireOptions): Promise<Lease<T>> {
+    if (this.#state !== OPEN) return Promise.reject(new PoolClosedError(this.#o.name));
+    if (options !== undefined) {
+      try {
+        checkObject('options', options);
+        if (checkSignal(options.signal)?.aborted)
+          return Promise.reject(abortReason(options.signal!));
+        if (options.timeoutMs !== undefined) checkMs('timeoutMs', options.timeoutMs);
+        if (options.priority !== undefined && !Number.isFinite(options.priority)) {
+          throw new TypeError(
+            `Expected \`priority\` to be a finite number, got ${describe(options.priority)}`,
+          );
+        }
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
+    // The acquirer's stack, for leak reports; only taken when leak detection is on.
+    const stack =
+      this.#o.leakDetectionMs === Number.POSITIVE_INFINITY
+        ? undefined
+        : new Error('Lease acquired here').stack;
+    // Fast path: nobody is ahead of us and a resource is ready without validation.
+    if (this.#waiters.size === 0) {
+      const slot = this.#takeReady();
+      if (slot !== null) {
+        this.#waits.add(0);
+        return Promise.resolve(this.#lease(slot, 0, stack));
+      }
+    }
+    return this.#enqueue(options, stack);
+  }
+
+  /**
+   * Acquires a resource, runs `fn` with it and releases it, also when `fn` throws.
+   * A {@link BrokenResourceError} thrown by `fn` destroys the resource instead.
+   * @throws whatever `acquire` or `fn` throws.
+   * @example
+   * const rows = await pool.use((conn) => conn.query('SELECT 1'));
+   */
+  async use<R>(fn: (resource: T) => R | Promise<R>, options?: AcquireOptions): Promise<R> {
+    const lease = await this.acquire(options);
+    try {
+      const result = await fn(lease.value);
+      lease.release();
+      return result;
+    } catch (error) {
+      if (isWeirError(error, 'ERR_RESOURCE_BROKEN')) lease.destroy(error);
+      else lease.release();
+      throw error;
+    }
+  }
+
+  /**
+   * Changes the bounds at run time. Growing creates for waiters (and up to `min`) at once;
+   * shrinking destroys surplus idle resources now and retires surplus leased ones on return.
+   * @throws {RangeError} for bounds that are not integers, `max < 1` or `min > max`.
+   */
+  resize(bounds: { min?: number; max?: number }, reason = 'manual'): void {
+    checkObject('bounds', bounds);
+    const max = checkInt('max', bounds.max ?? this.#max, 1);
+    const min = checkInt('min', bounds.min ?? Math.min(this.#min, max), 0);
+    if (min > max) throw new RangeError(`Expected \`min\` (${min}) to be <= \`max\` (${max})`);
+    if (this.#state !== OPEN) return;
+    const from = { min: this.#min, max: this.#max };
+    this.#min = min;
+    this.#max = max;
+    // Surplus idle resources go first, oldest first.
+    while (this.#slots.size > max && this.#idle.length > 0) this.#destroy(this.#idle[0]!, 'resize');
+    this.emit('resize', { from, to: { min, max }, reason });
+    this.#pump();
+  }
+
+  /** A cheap snapshot of the pool's size, activity and totals. */
+  stats(): PoolStats {
+    let active = 0;
+    for (const slot of this.#slots) if (slot.leases > 0) active++;
+    return {
+      name: this.#o.name,
+      state: this.#state === OPEN ? 'open' : this.#state === DRAINING ? 'draining' : 'closed',
+      size: this.#slots.size + this.#jobs.size,
+      idle: this.#idle.length,
+      active,
+      leased: this.#leases,
+      creating: this.#jobs.size,
+      pending: this.#waiters.size,
+      min: this.#min,
+      max: this.#max,
+      ...this.#totals,
+      waitMs: this.#waits.summary(),
+      breaker: this.#breaker?.state ?? 'off',
+    };
+  }
+
+  /**
+   * Graceful shutdown: refuses new acquires, fails every queued waiter with
+   * `ERR_POOL_CLOSED`, waits up to `timeoutMs` for leases to come back, then destroys
+   * everything (a `destroy` that hangs is abandoned after `destroyTimeoutMs`).
+   * Idempotent: later calls return the same promise.
+   * @default timeoutMs 30_000
+   */
+  drain(options?: { timeoutMs?: number }): Promise<void> {
+    if (this.#drainPromise !== undefined) return this.#drainPromise;
+    checkObject('options', options);
+    const timeoutMs = checkMs('timeoutMs', options?.timeoutMs ?? 30_000);
+    this.#drainPromise = this.#drain(timeoutMs);
+    return this.#drainPromise;
+  }
+
+  /** Forced shutdown: like {@link Pool.drain} without waiting for leases. Idempotent. */
+  close(): Promise<void> {
+    const p = this.drain({ timeoutMs: 0 });
+    this.#forceDrain?.();
+    return p;
+  }
+
+  /** Same as {@link Pool.drain}, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.drain();
+  }
+
+  // ---- acquiring ---------------------------------------------------------------------
+
+  #enqueue(options: AcquireOptions | undefined, stack: string | undefined): Promise<Lease<T>> {
+    const timeoutMs = options?.timeoutMs ?? this.#o.acquireTimeoutMs;
+    const priority = options?.priority ?? 0;
+    if (this.#waiters.size >= this.#o.maxWaiting) {
+      this.#totals.exhausted++;
+      return Promise.reject(
+        new PoolExhaustedError(this.#o.name, this.#o.maxWaiting, this.#snapshot()),
+      );
+    }
+    return new Promise<Lease<T>>((resolve, reject) => {
+      const now = this.#o.clock.now();
+      const w: Waiter<Lease<T>> = {
+        resolve,
+        reject,
+        priority,
+        startedAt: now,
+        deadline: now + timeoutMs,
+        prev: null,
+        next: null,
+        queued: false,
+        holding: null,
+        job: null,
+        disposeAbort: noop,
+        stack,
+      };
+      this.#waiters.push(w);
+      const signal = options?.signal;
+      if (signal !== undefined) w.disposeAbort = onAbort(signal, (reason) => this.#fail(w, reason));
+      if (w.deadline < this.#deadlineAt) this.#armDeadline(w.deadline);
+      this.#pump();
+    });
+  }
+
+  /** Takes a resource that can be leased right now without validation, or returns null. */
+  #takeReady(): Slot<T> | null {
+    if (this.#o.maxLeasesPerResource > 1) {
+      const shared = this.#busiestShared();
+      if (shared !== null) return shared;
+    }
+    const idle = this.#idle;
+    while (idle.length > 0) {
+      const slot = (this.#o.fifo ? idle[0] : idle[idle.length - 1])!;
+      if (this.#o.validate === undefined && this.#o.maxLifetimeMs === Number.POSITIVE_INFINITY) {
+        this.#o.fifo ? idle.shift() : idle.pop();
+        return slot;
+      }
+      const now = this.#o.clock.now();
+      if (slot.expiresAt <= now) {
+        this.#destroy(slot, 'lifetime');
+        continue;
+      }
+      if (this.#needsValidation(slot, now)) return null;
+      this.#o.fifo ? idle.shift() : idle.pop();
+      return slot;
+    }
+    return null;
+  }
+
+  /** The shared resource with the most leases that still has room (so idle ones can retire). */
+  #busiestShared(): Slot<T> | null {
+    let best: Slot<T> | null = null;
+    for (const slot of this.#slots) {
+      if (
+        slot.leases > 0 &&
+        slot.leases < this.#o.maxLeasesPerResource &&
+        !slot.busy &&
+        slot.retire === null &&
+        (best === null || slot.leases > best.leases)
+      ) {
+        best = slot;
+      }
+    }
+    return best;
+  }
+
+  #needsValidation(slot: Slot<T>, now: number): boolean {
+    return (
+      this.#o.validate !== undefined &&
+      slot.leases === 0 &&
+      now - Math.max(slot.idleSince, slot.validatedAt) > this.#o.validateAfterIdleMs
+    );
+  }
+
+  #lease(slot: Slot<T>, waitedMs: number, stack: string | undefined): Lease<T> {
+    slot.leases++;
+    slot.uses++;
+    this.#leases++;
+    this.#totals.acquired++;
+    const lease = new Lease<T>(this, slot.value, slot);
+    if (stack !== undefined) this.#watchLeak(lease, stack);
+    if (this.hasListeners('acquire')) this.emit('acquire', { resource: slot.value, waitedMs });
+    return lease;
+  }
+
+  #watchLeak(lease: Lease<T>, stack: string): void {
+    const acquiredAt = this.#o.clock.now();
+    lease.leakTimer = this.#o.clock.setTimeout(
+      () => {
+        lease.leakTimer = undefined;
+        this.#totals.leaks++;
+        this.emit('leak', {
+          resource: lease.value,
+          heldMs: this.#o.clock.now() - acquiredAt,
+          stack,
+        });
+      },
+      this.#o.leakDetectionMs,
+      true,
+    );
+  }
+
+  /** Hands `slot` to waiter `w`, which leaves the queue. */
+  #grant(w: Waiter<Lease<T>>, slot: Slot<T>): void {
+    this.#settle(w);
+    const waited = this.#o.clock.now() - w.startedAt;
+    this.#waits.add(waited);
+    w.resolve(this.#lease(slot, waited, w.stack));
+  }
+
+  /** Rejects waiter `w` (abort, timeout, create failure, shutdown). */
+  #fail(w: Waiter<Lease<T>>, error: unknown): void {
+    if (!w.queued) return;
+    this.#settle(w);
+    w.reject(error);
+    // A waiter that leaves may free a create for someone else, or end the deadline timer.
+    if (this.#state === OPEN) this.#pump();
+  }
+
+  #settle(w: Waiter<Lease<T>>): void {
+    this.#waiters.remove(w);
+    w.disposeAbort();
+    w.holding = null;
+    if (w.job !== null) {
+      (w.job as CreateJob<T>).cause = null;
+      w.job = null;
+    }
+    if (this.#waiters.size === 0 && this.#deadlineTimer !== undefined) {
+      this.#o.clock.clearTimeout(this.#deadlineTimer);
+      this.#deadlineTimer = undefined;
+      this.#deadlineAt = Number.POSITIVE_INFINITY;
+    }
+  }
+
+  // One timer serves every waiter's deadline: it is armed for the earliest one, and on
+  // firing expires all that are due and re-arms for the next. A timer per waiter would
+  // cost a setTimeout/clearTimeout pair on every contended acquire.
+  #armDeadline(at: number): void {
+    if (this.#deadlineTimer !== undefined) this.#o.clock.clearTimeout(this.#deadlineTimer);
+    this.#deadlineAt = at;
+    this.#deadlineTimer = this.#o.clock.setTimeout(
+      () => this.#onDeadline(),
+      Math.max(0, at - this.#o.clock.now()),
+    );
+  }
+
+  #onDeadline(): void {
+    this.#deadlineTimer = undefined;
+    this.#deadlineAt = Number.POSITIVE_INFINITY;
+    const now = this.#o.clock.now();
+    let next = Number.POSITIVE_INFINITY;
+    for (let w = this.#waiters.head; w !== null; ) {
+      const following = w.next;
+      // Timers may fire a fraction of a millisecond early against performance.now().
+      if (w.deadline <= now + 1) {
+        const waited = now - w.startedAt;
+        const state = this.#snapshot();
+        this.#totals.timeouts++;
+        this.emit('timeout', { waitedMs: waited, state });
+        this.#settle(w);
+        w.reject(new PoolTimeoutError(this.#o.name, waited, state, this.#lastCreateError));
+      } else if (w.deadline < next) {
+        next = w.deadline;
+      }
+      w = following;
+    }
+    if (next !== Number.POSITIVE_INFINITY && this.#waiters.size > 0) this.#armDeadline(next);
+    this.#pump();
+  }
+
+  // ---- the scheduler -----------------------------------------------------------------
+
+  /**
+   * Serves waiters from free resources, starts creates for the rest (within `max`, the
+   * backoff and the breaker) and keeps `min` resources. Re-entrant calls (from event
+   * listeners or synchronous hooks) are folded into the running one.
+   */
+  #pump(): void {
+    if (this.#pumping) {
+      this.#pumpAgain = true;
+      return;
+    }
+    this.#pumping = true;
+    try {
+      do {
+        this.#pumpAgain = false;
+        if (this.#state !== OPEN) return;
+        this.#serve();
+        this.#grow();
+      } while (this.#pumpAgain);
+    } finally {
+      this.#pumping = false;
+    }
+  }
+
+  #serve(): void {
+    for (let w = this.#waiters.first(); w !== null; w = this.#waiters.first()) {
+      let slot = this.#takeReady();
+      if (slot === null) {
+        // The next idle resource needs validation first: do it on this waiter's behalf.
+        slot = this.#takeForValidation();
+        if (slot === null) return;
+        void this.#validateFor(slot, w);
+        continue;
+      }
+      this.#grant(w, slot);
+    }
+  }
+
+  #takeForValidation(): Slot<T> | null {
+    const idle = this.#idle;
+    if (idle.length === 0) return null;
+    return (this.#o.fifo ? idle.shift() : idle.pop())!;
+  }
+
+  #grow(): void {
+    let waiting = 0;
+    for (let w = this.#waiters.head; w !== null; w = w.next) if (w.holding === null) waiting++;
+    // A create in flight will serve up to maxLeasesPerResource waiters.
+    let deficit = waiting - this.#jobs.size * this.#o.maxLeasesPerResource;
+    while (deficit > 0 && this.#slots.size + this.#jobs.size < this.#max) {
+      if (this.#retryPending) {
+        if (this.#breaker?.state === 'open') this.#failFast(deficit);
+        return;
+      }
+      if (this.#breaker !== undefined && !this.#breaker.tryAcquirePermit()) {
+        this.#failFast(deficit);
+        return;
+      }
+      this.#startCreate(this.#nextCause());
+      deficit--;
+    }
+    while (this.#slots.size + this.#jobs.size < this.#min && !this.#retryPending) {
+      if (this.#breaker !== undefined && !this.#breaker.tryAcquirePermit()) {
+        // Open: try again when a probe is allowed. Half-open: the probe's outcome pumps.
+        if (this.#breaker.state === 'open') this.#scheduleRetry();
+        return;
+      }
+      this.#startCreate(null);
+    }
+  }
+
+  /** The oldest waiter that has no create of its own yet. */
+  #nextCause(): Waiter<Lease<T>> | null {
+    for (let w = this.#waiters.head; w !== null; w = w.next) {
+      if (w.job === null && w.holding === null) return w;
+    }
+    return null;
+  }
+
+  /** The breaker is open: the newest `n` waiters that would need a create fail at once. */
+  #failFast(n: number): void {
+    const breaker = this.#breaker!;
+    for (let w = this.#waiters.tail; w !== null && n > 0; ) {
+      const prev = w.prev;
+      if (w.holding === null && w.job === null) {
+        this.#settle(w);
+        w.reject(breaker.openError(this.#lastCreateError));
+        n--;
+      }
+      w = prev;
+    }
+  }
+
+  // ---- creating ----------------------------------------------------------------------
+
+  #startCreate(cause: Waiter<Lease<T>> | null): void {
+    const job: CreateJob<T> = {
+      cause,
+      controller: new AbortController(),
+      timer: undefined,
+      settled: false,
+      startedAt: this.#o.clock.now(),
+      permit: this.#breaker !== undefined,
+    };
+    if (cause !== null) cause.job = job;
+    this.#jobs.add(job);
+    job.timer = this.#o.clock.setTimeout(() => {
+      const error = new TimeoutError(`create did not finish within ${this.#o.createTimeoutMs} ms`, {
+        code: 'ERR_POOL_CREATE_TIMEOUT',
+      });
+      job.controller.abort(error);
+      this.#createFailed(job, error, true);
+    }, this.#o.createTimeoutMs);
+    let result: T | Promise<T>;
+    try {
+      result = this.#o.create(job.controller.signal);
+    } catch (error) {
+      result = Promise.reject(error);
+    }
+    // Even a synchronous failure is handled on a later job, never in this call stack:
+    // a factory that throws at once cannot make the pool spin.
+    Promise.resolve(result).then(
+      (value) => this.#created(job, value),
+      (error: unknown) => this.#createFailed(job, error, false),
+    );
+  }
+
+  #finishJob(job: CreateJob<T>): void {
+    job.settled = true;
+    this.#o.clock.clearTimeout(job.timer);
+    this.#jobs.delete(job);
+    if (job.cause !== null) {
+      job.cause.job = null;
+      job.cause = null;
+    }
+  }
+
+  #created(job: CreateJob<T>, value: T): void {
+    if (job.settled) {
+      // It arrived after its timeout or after shutdown: nobody may use it.
+      this.#callDestroy(value, 'late');
+      return;
+    }
+    this.#finishJob(job);
+    if (this.#state !== OPEN) {
+      this.#callDestroy(value, 'drain');
+      return;
+    }
+    if (job.permit) this.#breaker!.recordSuccess();
+    this.#failures = 0;
+    this.#lastCreateError = undefined;
+    const now = this.#o.clock.now();
+    const lifetime = this.#o.maxLifetimeMs * (1 - this.#o.lifetimeJitter * this.#o.random());
+    const slot: Slot<T> = {
+      value,
+      leases: 0,
+      uses: 0,
+      createdAt: now,
+      expiresAt: now + lifetime,
+      idleSince: now,
+      validatedAt: now,
+      busy: false,
+      retire: null,
+      destroyed: false,
+    };
+    this.#slots.add(slot);
+    this.#totals.created++;
+    if (this.hasListeners('create')) {
+      this.emit('create', { resource: value, durationMs: now - job.startedAt });
+    }
+    this.#armReaper();
+    // FIFO order wins over who caused the create: the oldest waiter gets the resource.
+    const w = this.#waiters.first();
+    if (w !== null) this.#grant(w, slot);
+    else this.#toIdle(slot, now);
+    if (this.#o.maxLeasesPerResource > 1) this.#fillShared(slot);
+    this.#pump();
+  }
+
+  #createFailed(job: CreateJob<T>, error: unknown, timedOut: boolean): void {
+    if (job.settled) return;
+    const cause = job.cause;
+    this.#finishJob(job);
+    if (this.#state !== OPEN) {
+      if (job.permit) this.#breaker!.releasePermit();
+      return;
+    }
+    this.#failures++;
+    this.#totals.createErrors++;
+    this.#lastCreateError = error;
+    if (job.permit) this.#breaker!.recordFailure(error);
+    const failure = new CreateFailedError(
+      this.#o.name,
+      error,
+      timedOut ? this.#o.createTimeoutMs : undefined,
+    );
+    const retryInMs = this.#scheduleRetry();
+    this.emit('createError', { error, attempt: this.#failures, retryInMs });
+    if (cause?.queued) {
+      this.#settle(cause);
+      cause.reject(failure);
+    }
+    this.#pump();
+  }
+
+  /** Arms the create retry timer with exponential backoff and jitter; returns its delay. */
+  #scheduleRetry(): number {
+    const exp = this.#o.retryInitialDelayMs * 2 ** Math.min(this.#failures - 1, 30);
+    const capped = Math.min(this.#o.retryMaxDelayMs, exp);
+    // "Equal jitter": at least half the delay, so retries cannot bunch up at zero.
+    let delay = capped / 2 + (capped / 2) * this.#o.random();
+    if (this.#breaker?.state === 'open') {
+      delay = Math.max(delay, this.#breaker.retryAt - this.#o.clock.now());
+    }
+    if (this.#retryPending) this.#o.clock.clearTimeout(this.#retryTimer);
+    this.#retryPending = true;
+    this.#retryTimer = this.#o.clock.setTimeout(
+      () => {
+        this.#retryPending = false;
+        this.#retryTimer = undefined;
+        this.#pump();
+      },
+      delay,
+      // Only housekeeping (min) depends on it when nobody waits; waiters have their own deadline.
+      true,
+    );
+    return delay;
+  }
+
+  // ---- returning ---------------------------------------------------------------------
+
+  /** @internal Called by {@link Lease.release} and {@link Lease.destroy}. */
+  [kReturn](lease: Lease<T>, reason: unknown, broken: boolean): void {
+    const slot = lease.slot as Slot<T>;
+    if (lease.leakTimer !== undefined) {
+      this.#o.clock.clearTimeout(lease.leakTimer);
+      lease.leakTimer = undefined;
+    }
+    slot.leases--;
+    this.#leases--;
+    this.#totals.released++;
+    if (this.hasListeners('release'))
+      this.emit('release', { resource: slot.value, broken, reason });
+    if (slot.destroyed) {
+      this.#checkLeasesBack();
+      return;
+    }
+    if (this.#state !== OPEN) {
+      if (slot.leases === 0) this.#destroy(slot, 'drain');
+      this.#checkLeasesBack();
+      return;
+    }
+    if (slot.retire === null) {
+      if (broken) slot.retire = 'broken';
+      else if (slot.uses >= this.#o.maxUses) slot.retire = 'uses';
+      else if (this.#slots.size > this.#max) slot.retire = 'resize';
+      else if (
+        slot.expiresAt !== Number.POSITIVE_INFINITY &&
+        slot.expiresAt <= this.#o.clock.now()
+      ) {
+        slot.retire = 'lifetime';
+      }
+    }
+    if (slot.retire !== null) {
+      if (slot.leases === 0) {
+        this.#destroy(slot, slot.retire);
+        this.#pump();
+      }
+      return;
+    }
+    if (slot.leases === 0 && this.#o.reset !== undefined) {
+      void this.#resetThenReturn(slot);
+      return;
+    }
+    this.#makeAvailable(slot);
+  }
+
+  /** A resource with room goes straight to the oldest waiter, else back to the idle list. */
+  #makeAvailable(slot: Slot<T>): void {
+    const w = this.#waiters.first();
+    if (w !== null) {
+      this.#grant(w, slot);
+      if (this.#o.maxLeasesPerResource > 1) this.#fillShared(slot);
+      return;
+    }
+    if (slot.leases === 0) this.#toIdle(slot, this.#o.clock.now());
+  }
+
+  /** Gives a shared resource's remaining room to waiters. */
+  #fillShared(slot: Slot<T>): void {
+    for (
+      let w = this.#waiters.first();
+      w !== null && slot.leases < this.#o.maxLeasesPerResource;
+    ) {
+      if (slot.leases === 0) this.#removeIdle(slot);
+      this.#grant(w, slot);
+      w = this.#waiters.first();
+    }
+  }
+
+  #toIdle(slot: Slot<T>, now: number): void {
+    slot.idleSince = now;
+    this.#idle.push(slot);
+  }
+
+  #removeIdle(slot: Slot<T>): void {
+    const i = this.#idle.indexOf(slot);
+    if (i >= 0) this.#idle.splice(i, 1);
+  }
+
+  async #resetThenReturn(slot: Slot<T>): Promise<void> {
+    slot.busy = true;
+    this.#resetting++;
+    let failed = false;
+    let error: unknown;
+    try {
+      await this.#o.reset!(slot.value);
+    } catch (e) {
+      failed = true;
+      error = e;
+    }
+    slot.busy = false;
+    this.#resetting--;
+    if (failed) {
+      this.#destroy(slot, 'reset', error);
+      if (this.#state === OPEN) this.#pump();
+      else this.#checkLeasesBack();
+      return;
+    }
+    if (slot.destroyed) return;
+    if (this.#state !== OPEN) {
+      this.#destroy(slot, 'drain');
+      this.#checkLeasesBack();
+      return;
+    }
+    this.#makeAvailable(slot);
+  }
+
+  async #validateFor(slot: Slot<T>, w: Waiter<Lease<T>>): Promise<void> {
+    slot.busy = true;
+    w.holding = slot;
+    const controller = new AbortController();
+    const timer = this.#o.clock.setTimeout(
+      () => controller.abort(new TimeoutError('validate did not finish in time')),
+      this.#o.createTimeoutMs,
+    );
+    let ok = false;
+    let error: unknown;
+    try {
+      ok = (await this.#o.validate!(slot.value, controller.signal)) === true;
+    } catch (e) {
+      error = e;
+    } finally {
+      this.#o.clock.clearTimeout(timer);
+    }
+    slot.busy = false;
+    if (w.holding === slot) w.holding = null;
+    if (slot.destroyed) return;
+    if (this.#state !== OPEN) {
+      this.#destroy(slot, 'drain');
+      return;
+    }
+    if (!ok) {
+      this.#totals.validationFailures++;
+      this.emit('validationFailure', { resource: slot.value, error });
+      this.#destroy(slot, 'validation', error);
+    } else {
+      slot.validatedAt = this.#o.clock.now();
+      // The waiter may have given up meanwhile; then the resource serves the next one.
+      if (w.queued) this.#grant(w, slot);
+      else this.#makeAvailable(slot);
+    }
+    this.#pump();
+  }
+
+  // ---- destroying --------------------------------------------------------------------
+
+  #destroy(slot: Slot<T>, reason: DestroyReason, error?: unknown): void {
+    if (slot.destroyed) return;
+    slot.destroyed = true;
+    this.#slots.delete(slot);
+    if (slot.leases === 0) this.#removeIdle(slot);
+    this.#callDestroy(slot.value, reason, error);
+  }
+
+  /** Runs the destroy hook, bounded by `destroyTimeoutMs`; never throws. */
+  #callDestroy(value: T, reason: DestroyReason, cause?: unknown): void {
+    this.#totals.destroyed++;
+    const hook = this.#o.destroy;
+    const report = (error?: unknown): void => {
+      if (this.hasListeners('destroy')) {
+        this.emit('destroy', {
+          resource: value,
+          reason,
+          ...(cause === undefined ? {} : { cause }),
+          ...(error === undefined ? {} : { error }),
+        });
+      }
+    };
+    if (hook === undefined) {
+      report();
+      return;
+    }
+    let timer: TimerHandle;
+    const done = new Promise<void>((resolve) => {
+      timer = this.#o.clock.setTimeout(() => {
+        report(new TimeoutError(`destroy did not finish within ${this.#o.destroyTimeoutMs} ms`));
+        resolve();
+      }, this.#o.destroyTimeoutMs);
+      let result: void | Promise<void>;
+      try {
+        result = hook(value);
+      } catch (error) {
+        result = Promise.reject(error);
+      }
+      Promise.resolve(result).then(
+        () => {
+          this.#o.clock.clearTimeout(timer);
+          report();
+          resolve();
+        },
+        (error: unknown) => {
+          this.#o.clock.clearTimeout(timer);
+          report(error);
+          resolve();
+        },
+      );
+    });
+    this.#destroying.add(done);
+    void done.then(() => this.#destroying.delete(done));
+  }
+
+  // ---- housekeeping ------------------------------------------------------------------
+
+  #armReaper(): void {
+    if (this.#reapPending || this.#state !== OPEN) return;
+    this.#reapPending = true;
+    this.#reapTimer = this.#o.clock.setTimeout(() => this.#reap(), this.#o.reapIntervalMs, true);
+  }
+
+  #reap(): void {
+    this.#reapPending = false;
+    this.#reapTimer = undefined;
+    if (this.#state !== OPEN) return;
+    const now = this.#o.clock.now();
+    for (const slot of [...this.#idle]) {
+      if (slot.expiresAt <= now) this.#destroy(slot, 'lifetime');
+      else if (now - slot.idleSince >= this.#o.idleTimeoutMs && this.#slots.size > this.#min) {
+        this.#destroy(slot, 'idle');
+      } else if (
+        this.#o.validate !== undefined &&
+        now - Math.max(slot.idleSince, slot.validatedAt) >= this.#o.validateIntervalMs
+      ) {
+        this.#removeIdle(slot);
+        void this.#validateIdle(slot);
+      }
+    }
+    // Leased resources past their lifetime take no new borrowers; they go when returned.
+    for (const slot of this.#slots) {
+      if (slot.leases > 0 && slot.retire === null && slot.expiresAt <= now)
+        slot.retire = 'lifetime';
+    }
+    this.#pump();
+    if (this.#slots.size > 0) this.#armReaper();
+  }
+
+  async #validateIdle(slot: Slot<T>): Promise<void> {
+    // A placeholder waiter that nobody waits on: the resource returns to the pool after.
+    const ghost: Waiter<Lease<T>> = {
+      resolve: noop,
+      reject: noop,
+      priority: 0,
+      startedAt: 0,
+      deadline: 0,
+      prev: null,
+      next: null,
+      queued: false,
+      holding: null,
+      job: null,
+      disposeAbort: noop,
+      stack: undefined,
+    };
+    await this.#validateFor(slot, ghost);
+  }
+
+  // ---- shutting down -----------------------------------------------------------------
+
+  async #drain(timeoutMs: number): Promise<void> {
+    this.#state = DRAINING;
+    const closed = new PoolClosedError(this.#o.name);
+    for (let w = this.#waiters.head; w !== null; w = this.#waiters.head) {
+      this.#settle(w);
+      w.reject(closed);
+    }
+    const clock = this.#o.clock;
+    clock.clearTimeout(this.#deadlineTimer);
+    clock.clearTimeout(this.#retryTimer);
+    clock.clearTimeout(this.#reapTimer);
+    this.#retryPending = this.#reapPending = false;
+    for (const job of [...this.#jobs]) {
+      this.#finishJob(job);
+      if (job.permit) this.#breaker!.releasePermit();
+      job.controller.abort(closed);
+    }
+    for (const slot of [...this.#idle]) this.#destroy(slot, 'drain');
+    if (!this.#allBack() && timeoutMs > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = clock.setTimeout(() => resolve(), timeoutMs);
+        const done = (): void => {
+          clock.clearTimeout(timer);
+          resolve();
+        };
+        this.#leasesBack = done;
+        this.#forceDrain = done;
+      });
+    }
+    this.#leasesBack = this.#forceDrain = undefined;
+    // Forced: whatever is still out (leased, or mid reset or validation) is destroyed now;
+    // a later release of its lease is a no-op.
+    for (const slot of [...this.#slots]) this.#destroy(slot, 'drain');
+    while (this.#destroying.size > 0) await Promise.all(this.#destroying);
+    this.#state = CLOSED;
+  }
+
+  /** No lease out and no reset running: a graceful drain may finish. */
+  #allBack(): boolean {
+    return this.#leases === 0 && this.#resetting === 0;
+  }
+
+  #checkLeasesBack(): void {
+    if (this.#allBack()) this.#leasesBack?.();
+  }
+
+  #snapshot(): PoolState {
+    return {
+      leased: this.#leases,
+      idle: this.#idle.length,
+      creating: this.#jobs.size,
+      waiting: this.#waiters.size,
+      max: this.#max,
+    };
+  }
+}
+
+const noop = (): void => {};
+
+/**
+ * Creates a resource pool.
+ * @throws {TypeError|RangeError} for bad options, naming the option (`max < min`, `max < 1`,
+ *   negative timeouts, a `create` that is not a function…).
+ * @example
+ * const pool = createPool({
+ *   create: async () => connect(),
+ *   destroy: (conn) => conn.close(),
+ *   max: 10,
+ * });
+ * const answer = await pool.use((conn) => conn.query('SELECT 42'));
+ */
+export function createPool<T>(options: PoolOptions<T>): Pool<T> {
+  return new Pool(options);
+}

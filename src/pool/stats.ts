@@ -1,0 +1,99 @@
+import type { PoolState } from './errors.js';
+
+/** Summary of recent acquire waits, in milliseconds. */
+export interface WaitSummary {
+  p50: number;
+  p99: number;
+  max: number;
+  /** How many acquires the summary covers (the most recent, up to 1024). */
+  samples: number;
+}
+
+/** A snapshot returned by `pool.stats()`. Counts are totals since the pool was created. */
+export interface PoolStats {
+  name: string;
+  state: 'open' | 'draining' | 'closed';
+  /** Resources open or being created. */
+  size: number;
+  /** Resources with no borrower. */
+  idle: number;
+  /** Resources with at least one borrower. */
+  active: number;
+  /** Leases out (a shared resource counts once per borrower). */
+  leased: number;
+  /** `create` calls in flight. */
+  creating: number;
+  /** Callers waiting in `acquire`. */
+  pending: number;
+  min: number;
+  max: number;
+  created: number;
+  destroyed: number;
+  acquired: number;
+  released: number;
+  timeouts: number;
+  createErrors: number;
+  validationFailures: number;
+  /** Acquires refused because `maxWaiting` callers already waited. */
+  exhausted: number;
+  leaks: number;
+  waitMs: WaitSummary;
+  breaker: 'closed' | 'open' | 'half-open' | 'off';
+}
+
+/** Typed events of a pool; subscribe with `pool.on(name, listener)`. */
+export interface PoolEvents<T> {
+  create: (e: { resource: T; durationMs: number }) => void;
+  createError: (e: { error: unknown; attempt: number; retryInMs: number }) => void;
+  destroy: (e: { resource: T; reason: string; cause?: unknown; error?: unknown }) => void;
+  acquire: (e: { resource: T; waitedMs: number }) => void;
+  release: (e: { resource: T; broken: boolean; reason: unknown }) => void;
+  timeout: (e: { waitedMs: number; state: PoolState }) => void;
+  validationFailure: (e: { resource: T; error: unknown }) => void;
+  leak: (e: { resource: T; heldMs: number; stack: string }) => void;
+  breaker: (e: { from: string; to: string }) => void;
+  resize: (e: {
+    from: { min: number; max: number };
+    to: { min: number; max: number };
+    reason: string;
+  }) => void;
+}
+
+const WINDOW = 1024;
+
+/** @internal A ring of the most recent acquire waits. Adding is one store. */
+export class WaitSamples {
+  #ring = new Float64Array(WINDOW);
+  #count = 0;
+  #taken = 0;
+
+  add(ms: number): void {
+    this.#ring[this.#count++ & (WINDOW - 1)] = ms;
+  }
+
+  /** The most recent `n` samples (at most the window), oldest first is not kept. */
+  #last(n: number): Float64Array {
+    const out = new Float64Array(Math.min(n, WINDOW));
+    for (let i = 0; i < out.length; i++) out[i] = this.#ring[(this.#count - 1 - i) & (WINDOW - 1)]!;
+    return out;
+  }
+
+  /** Samples added since the last `take()` (at most the window). */
+  take(): Float64Array {
+    const out = this.#last(this.#count - this.#taken);
+    this.#taken = this.#count;
+    return out;
+  }
+
+  summary(): WaitSummary {
+    return summarize(this.#last(this.#count));
+  }
+}
+
+export function summarize(sample: Float64Array): WaitSummary {
+  const n = sample.length;
+  if (n === 0) return { p50: 0, p99: 0, max: 0, samples: 0 };
+  sample.sort();
+  const at = (p: number): number => sample[Math.min(n - 1, Math.floor(p * n))]!;
+  return { p50: at(0.5), p99: at(0.99), max: sample[n - 1]!, samples: n };
+}
