@@ -89,6 +89,10 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
   readonly #destroying = new Set<Promise<void>>();
   #leases = 0;
   #resetting = 0;
+  #tick = 0;
+  readonly #sampleMask: number;
+  // Queued waiters that hold a resource under validation (skipped when serving).
+  #holders = 0;
   #failures = 0;
   #lastCreateError: unknown;
   #retryTimer: TimerHandle;
@@ -122,6 +126,7 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
     this.#o = resolveOptions(options);
     this.#min = this.#o.min;
     this.#max = this.#o.max;
+    this.#sampleMask = this.#o.statsSampleEvery - 1;
     if (this.#o.breaker !== false) {
       this.#breaker = new CircuitBreaker({
         threshold: this.#o.breaker.threshold,
@@ -185,7 +190,7 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
     if (this.#waiters.size === 0) {
       const slot = this.#takeReady();
       if (slot !== null) {
-        this.#waits.add(0);
+        if ((++this.#tick & this.#sampleMask) === 0) this.#waits.add(0);
         return Promise.resolve(this.#lease(slot, 0, stack));
       }
     }
@@ -396,8 +401,13 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
   /** Hands `slot` to waiter `w`, which leaves the queue. */
   #grant(w: Waiter<Lease<T>>, slot: Slot<T>): void {
     this.#settle(w);
-    const waited = this.#o.clock.now() - w.startedAt;
-    this.#waits.add(waited);
+    // Reading the clock is a large share of a contended acquire, so waits are sampled:
+    // one acquire in `statsSampleEvery` (fast path included, so the sample is unbiased).
+    let waited = Number.NaN;
+    if ((++this.#tick & this.#sampleMask) === 0 || this.hasListeners('acquire')) {
+      waited = this.#o.clock.now() - w.startedAt;
+      this.#waits.add(waited);
+    }
     w.resolve(this.#lease(slot, waited, w.stack));
   }
 
@@ -413,7 +423,10 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
   #settle(w: Waiter<Lease<T>>): void {
     this.#waiters.remove(w);
     w.disposeAbort();
-    w.holding = null;
+    if (w.holding !== null) {
+      w.holding = null;
+      this.#holders--;
+    }
     if (w.job !== null) {
       (w.job as CreateJob<T>).cause = null;
       w.job = null;
@@ -507,10 +520,9 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
   }
 
   #grow(): void {
-    let waiting = 0;
-    for (let w = this.#waiters.head; w !== null; w = w.next) if (w.holding === null) waiting++;
     // A create in flight will serve up to maxLeasesPerResource waiters.
-    let deficit = waiting - this.#jobs.size * this.#o.maxLeasesPerResource;
+    let deficit =
+      this.#waiters.size - this.#holders - this.#jobs.size * this.#o.maxLeasesPerResource;
     while (deficit > 0 && this.#slots.size + this.#jobs.size < this.#max) {
       if (this.#retryPending) {
         if (this.#breaker?.state === 'open') this.#failFast(deficit);
@@ -636,7 +648,7 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
     // FIFO order wins over who caused the create: the oldest waiter gets the resource.
     const w = this.#waiters.first();
     if (w !== null) this.#grant(w, slot);
-    else this.#toIdle(slot, now);
+    else this.#toIdle(slot);
     if (this.#o.maxLeasesPerResource > 1) this.#fillShared(slot);
     this.#pump();
   }
@@ -747,7 +759,7 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
       if (this.#o.maxLeasesPerResource > 1) this.#fillShared(slot);
       return;
     }
-    if (slot.leases === 0) this.#toIdle(slot, this.#o.clock.now());
+    if (slot.leases === 0) this.#toIdle(slot);
   }
 
   /** Gives a shared resource's remaining room to waiters. */
@@ -762,8 +774,10 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
     }
   }
 
-  #toIdle(slot: Slot<T>, now: number): void {
-    slot.idleSince = now;
+  #toIdle(slot: Slot<T>): void {
+    // Reading the clock costs a fraction of a hot release; without `validate` the idle
+    // time only matters to the reaper, which stamps the slot on its next pass instead.
+    slot.idleSince = this.#o.validate === undefined ? UNSTAMPED : this.#o.clock.now();
     this.#idle.push(slot);
   }
 
@@ -803,6 +817,7 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
   async #validateFor(slot: Slot<T>, w: Waiter<Lease<T>>): Promise<void> {
     slot.busy = true;
     w.holding = slot;
+    if (w.queued) this.#holders++;
     const controller = new AbortController();
     const timer = this.#o.clock.setTimeout(
       () => controller.abort(new TimeoutError('validate did not finish in time')),
@@ -818,7 +833,10 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
       this.#o.clock.clearTimeout(timer);
     }
     slot.busy = false;
-    if (w.holding === slot) w.holding = null;
+    if (w.holding === slot) {
+      w.holding = null;
+      if (w.queued) this.#holders--;
+    }
     if (slot.destroyed) return;
     if (this.#state !== OPEN) {
       this.#destroy(slot, 'drain');
@@ -908,6 +926,7 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
     if (this.#state !== OPEN) return;
     const now = this.#o.clock.now();
     for (const slot of [...this.#idle]) {
+      if (slot.idleSince === UNSTAMPED) slot.idleSince = now;
       if (slot.expiresAt <= now) this.#destroy(slot, 'lifetime');
       else if (now - slot.idleSince >= this.#o.idleTimeoutMs && this.#slots.size > this.#min) {
         this.#destroy(slot, 'idle');
@@ -1007,6 +1026,7 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
 }
 
 const noop = (): void => {};
+const UNSTAMPED = Number.NEGATIVE_INFINITY;
 
 /**
  * Creates a resource pool.

@@ -5,7 +5,7 @@ export interface WaitSummary {
   p50: number;
   p99: number;
   max: number;
-  /** How many acquires the summary covers (the most recent, up to 1024). */
+  /** How many acquires the summary covers: one in 16, sampled, of the most recent (up to 1024 samples). */
   samples: number;
 }
 

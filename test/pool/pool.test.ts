@@ -238,7 +238,7 @@ describe('waiting', () => {
 
   test('stats report wait percentiles over recent acquires', async () => {
     const clock = new FakeClock();
-    const pool = createPool({ create: factory().create, max: 1, clock });
+    const pool = createPool({ create: factory().create, max: 1, statsSampleEvery: 1, clock });
     const held = await pool.acquire();
     const p = pool.acquire();
     await clock.advance(40);
@@ -283,6 +283,7 @@ describe('options', () => {
     [{ create, idleOrder: 'random' }, /`idleOrder`/],
     [{ create, maxLeasesPerResource: 1.5 }, /`maxLeasesPerResource`/],
     [{ create, createTimeoutMs: Number.NaN }, /`createTimeoutMs`/],
+    [{ create, statsSampleEvery: 3 }, /`statsSampleEvery` to be a power of two/],
   ];
   for (const [options, message] of cases) {
     test(`rejects ${JSON.stringify(options)}`, () => {
