@@ -1,0 +1,23 @@
+// Runs against the built package through its own `exports` map, so a broken map or a
+// missing build output fails here (`npm test` builds first).
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+
+test('weir/pool resolves to the built files and works', async () => {
+  const { createPool, isWeirError } = await import('weir/pool');
+  const pool = createPool({ create: () => ({ ok: true }), max: 1 });
+  const value = await pool.use((r) => r.ok);
+  assert.equal(value, true);
+  await pool.close();
+  await assert.rejects(pool.acquire(), (e: unknown) => isWeirError(e, 'ERR_POOL_CLOSED'));
+  assert.match(import.meta.resolve('weir/pool'), /\/dist\/pool\/index\.js$/);
+});
+
+test('the root entry re-exports the core', async () => {
+  const root = await import('weir');
+  assert.equal(typeof root.createPool, 'function');
+});
+
+test('internals are not reachable', async () => {
+  await assert.rejects(import('weir/internal/errors.js' as string), (e: unknown) => (e as { code?: string }).code === 'ERR_PACKAGE_PATH_NOT_EXPORTED');
+});
