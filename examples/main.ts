@@ -30,7 +30,9 @@ const pool = createPool({
   maxUses: 50,
   statsSampleEvery: 1,
 });
-pool.on('createError', (e) => console.log(`  create failed (${String(e.error)}), retry in ${Math.round(e.retryInMs)} ms`));
+pool.on('createError', (e) =>
+  console.log(`  create failed (${String(e.error)}), retry in ${Math.round(e.retryInMs)} ms`),
+);
 
 console.log('weir pool demo: 200 tasks, 8 connections at most\n');
 const started = performance.now();
@@ -47,9 +49,17 @@ for (const r of failed) {
 }
 
 const s = pool.stats();
-console.log(`\n${ok} tasks done, ${failed.length} failed ${JSON.stringify(Object.fromEntries(codes))} in ${Math.round(elapsed)} ms`);
-console.log(`connections: created ${s.created}, destroyed ${s.destroyed}, open ${s.size} (max ${s.max})`);
-console.log(`acquires: ${s.acquired}, reuse ${(s.acquired / Math.max(1, s.created)).toFixed(1)} per connection`);
-console.log(`wait: p50 ${s.waitMs.p50.toFixed(1)} ms, p99 ${s.waitMs.p99.toFixed(1)} ms; create errors ${s.createErrors}; breaker ${s.breaker}`);
+console.log(
+  `\n${ok} tasks done, ${failed.length} failed ${JSON.stringify(Object.fromEntries(codes))} in ${Math.round(elapsed)} ms`,
+);
+console.log(
+  `connections: created ${s.created}, destroyed ${s.destroyed}, open ${s.size} (max ${s.max})`,
+);
+console.log(
+  `acquires: ${s.acquired}, reuse ${(s.acquired / Math.max(1, s.created)).toFixed(1)} per connection`,
+);
+console.log(
+  `wait: p50 ${s.waitMs.p50.toFixed(1)} ms, p99 ${s.waitMs.p99.toFixed(1)} ms; create errors ${s.createErrors}; breaker ${s.breaker}`,
+);
 await pool.drain();
 console.log(`drained: ${JSON.stringify({ state: pool.stats().state, size: pool.stats().size })}`);

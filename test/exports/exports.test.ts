@@ -19,5 +19,8 @@ test('the root entry re-exports the core', async () => {
 });
 
 test('internals are not reachable', async () => {
-  await assert.rejects(import('weir/internal/errors.js' as string), (e: unknown) => (e as { code?: string }).code === 'ERR_PACKAGE_PATH_NOT_EXPORTED');
+  await assert.rejects(
+    import('weir/internal/errors.js' as string),
+    (e: unknown) => (e as { code?: string }).code === 'ERR_PACKAGE_PATH_NOT_EXPORTED',
+  );
 });

@@ -33,7 +33,10 @@ describe('FakeClock', () => {
 
   test('runAll fires everything and a non-finite delay schedules nothing', async () => {
     const clock = new FakeClock();
-    assert.equal(clock.setTimeout(() => {}, Number.POSITIVE_INFINITY), undefined);
+    assert.equal(
+      clock.setTimeout(() => {}, Number.POSITIVE_INFINITY),
+      undefined,
+    );
     let n = 0;
     clock.setTimeout(() => n++, 1_000_000);
     await clock.runAll();
@@ -47,9 +50,13 @@ describe('realClock', () => {
     const a = realClock.now();
     assert.ok(realClock.now() >= a);
     let fired = false;
-    const t = realClock.setTimeout(() => {
-      fired = true;
-    }, 1, true);
+    const t = realClock.setTimeout(
+      () => {
+        fired = true;
+      },
+      1,
+      true,
+    );
     realClock.clearTimeout(t);
     const long = realClock.setTimeout(() => {}, 2 ** 32, true);
     realClock.clearTimeout(long);

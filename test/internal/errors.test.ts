@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { BrokenResourceError, describe as describeValue, isWeirError, TimeoutError, WeirError } from '../../src/internal/errors.js';
 import { Emitter } from '../../src/internal/emitter.js';
+import {
+  BrokenResourceError,
+  describe as describeValue,
+  isWeirError,
+  TimeoutError,
+  WeirError,
+} from '../../src/internal/errors.js';
 import { childController, onAbort } from '../../src/internal/signals.js';
 
 test('WeirError carries code, name and cause, and is recognised across copies', () => {
@@ -14,7 +20,10 @@ test('WeirError carries code, name and cause, and is recognised across copies', 
   assert.ok(e instanceof TimeoutError);
   assert.ok(!(new BrokenResourceError() instanceof TimeoutError));
   // An error from another copy of the library: same brand, different class.
-  const foreign = Object.assign(new Error('x'), { code: 'ERR_POOL_TIMEOUT', [Symbol.for('weir.error')]: true });
+  const foreign = Object.assign(new Error('x'), {
+    code: 'ERR_POOL_TIMEOUT',
+    [Symbol.for('weir.error')]: true,
+  });
   assert.ok(foreign instanceof WeirError);
   assert.ok(isWeirError(foreign, 'ERR_POOL_TIMEOUT'));
   assert.ok(!isWeirError(foreign, 'ERR_POOL_CLOSED'));
