@@ -1,5 +1,6 @@
 // Runs against the built package through its own `exports` map, so a broken map or a
-// missing build output fails here (`npm test` builds first).
+// missing build output fails here (`npm test` builds first, and points the loader at a
+// tsconfig without the `paths` that map `weir/*` to the sources for type checking).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
