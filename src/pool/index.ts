@@ -12,6 +12,6 @@ export {
   PoolTimeoutError,
 } from './errors.js';
 export { Lease } from './lease.js';
-export type { PoolOptions } from './options.js';
+export type { AutoscaleOptions, PoolOptions } from './options.js';
 export { type AcquireOptions, createPool, type DestroyReason, Pool } from './pool.js';
 export type { PoolEvents, PoolStats, WaitSummary } from './stats.js';

@@ -2,6 +2,7 @@ import type { Clock } from '../internal/clock.js';
 import { realClock } from '../internal/clock.js';
 import { describe } from '../internal/errors.js';
 import { checkFn, checkInt, checkMs, checkObject, checkRatio } from '../internal/options.js';
+import { CircuitBreaker, type CircuitBreakerOptions } from '../resilience/breaker.js';
 
 /** Options of {@link createPool}. Times are in milliseconds; `Infinity` turns a limit off. */
 export interface PoolOptions<T> {
@@ -62,11 +63,26 @@ export interface PoolOptions<T> {
     maxDelayMs?: number;
   };
   /**
-   * Circuit breaker around `create`: after `threshold` consecutive failures waiters fail fast
-   * with `ERR_CIRCUIT_OPEN` until a probe succeeds. `false` turns it off.
-   * @default { threshold: 5, halfOpenAfterMs: 5_000 }
+   * Circuit breaker around `create` (a `CircuitBreaker` from `weir/resilience`, or its
+   * options): once open, waiters that need a new resource fail fast with `ERR_CIRCUIT_OPEN`
+   * until a probe create succeeds. `false` turns it off.
+   * @default { threshold: 5, halfOpenAfterMs: 5_000 } (5 consecutive failures)
    */
-  breaker?: false | { threshold?: number; halfOpenAfterMs?: number };
+  breaker?: false | CircuitBreakerOptions | CircuitBreaker;
+  /**
+   * Lets the pool move its own `max` between bounds: up by `upFactor` when the p99 acquire
+   * wait over the last interval exceeds `targetWaitMs`, down by `downFactor` when average
+   * utilisation (leases / capacity) stays under `scaleDownUtilization`. Emits `resize`.
+   */
+  autoscale?: AutoscaleOptions;
+  /** Weight of a resource (bytes, say), read on create and on every return. Needs `maxWeight`. */
+  weigh?: (resource: T) => number;
+  /**
+   * Budget for the summed weight: no create starts that would likely exceed it (judged by
+   * the average weight so far), and idle resources are evicted, oldest first, to make room.
+   * @default Infinity
+   */
+  maxWeight?: number;
   /**
    * Acquire waits are timed for one acquire in this many (a power of two) for `stats().waitMs`;
    * reading the clock is a large share of a contended acquire. 1 times every acquire.
@@ -79,6 +95,24 @@ export interface PoolOptions<T> {
   clock?: Clock;
   /** Source of randomness for jitter, in [0, 1). @default Math.random */
   random?: () => number;
+}
+
+/** Options of {@link PoolOptions.autoscale}. */
+export interface AutoscaleOptions {
+  /** Lowest `max` it may set. */
+  min: number;
+  /** Highest `max` it may set. */
+  max: number;
+  /** @default 100 ms */
+  targetWaitMs?: number;
+  /** @default 0.3 */
+  scaleDownUtilization?: number;
+  /** @default 10_000 ms */
+  intervalMs?: number;
+  /** @default 1.2 */
+  upFactor?: number;
+  /** @default 0.8 */
+  downFactor?: number;
 }
 
 /** Options after defaults and validation. */
@@ -105,7 +139,10 @@ export interface ResolvedPoolOptions<T> {
   leakDetectionMs: number;
   retryInitialDelayMs: number;
   retryMaxDelayMs: number;
-  breaker: false | { threshold: number; halfOpenAfterMs: number };
+  breaker: false | CircuitBreakerOptions | CircuitBreaker;
+  autoscale: Required<AutoscaleOptions> | undefined;
+  weigh: ((resource: T) => number) | undefined;
+  maxWeight: number;
   statsSampleEvery: number;
   name: string;
   clock: Clock;
@@ -143,19 +180,57 @@ export function resolveOptions<T>(o: PoolOptions<T>): ResolvedPoolOptions<T> {
     throw new RangeError('Expected `createRetry.maxDelayMs` to be >= `createRetry.initialDelayMs`');
   }
   let breaker: ResolvedPoolOptions<T>['breaker'] = false;
-  if (o.breaker !== false) {
+  if (o.breaker instanceof CircuitBreaker) breaker = o.breaker;
+  else if (o.breaker !== false) {
     checkObject('breaker', o.breaker);
-    breaker = {
-      threshold: checkInt('breaker.threshold', o.breaker?.threshold ?? 5, 1),
-      halfOpenAfterMs: checkMs(
-        'breaker.halfOpenAfterMs',
-        o.breaker?.halfOpenAfterMs ?? 5_000,
-        0,
-        false,
-      ),
-    };
+    breaker = { threshold: 5, halfOpenAfterMs: 5_000, ...o.breaker };
   }
-  const statsSampleEvery = checkInt('statsSampleEvery', o.statsSampleEvery ?? 16, 1);
+  let autoscale: Required<AutoscaleOptions> | undefined;
+  if (o.autoscale !== undefined) {
+    checkObject('autoscale', o.autoscale);
+    const a = o.autoscale;
+    autoscale = {
+      min: checkInt('autoscale.min', a.min, 1),
+      max: checkInt('autoscale.max', a.max, 1),
+      targetWaitMs: checkMs('autoscale.targetWaitMs', a.targetWaitMs ?? 100, 0, false),
+      scaleDownUtilization: checkRatio(
+        'autoscale.scaleDownUtilization',
+        a.scaleDownUtilization ?? 0.3,
+      ),
+      intervalMs: checkMs('autoscale.intervalMs', a.intervalMs ?? 10_000, 1, false),
+      upFactor: checkRatio('autoscale.upFactor', a.upFactor ?? 1.2, 1, 10),
+      downFactor: checkRatio('autoscale.downFactor', a.downFactor ?? 0.8, 0.01, 1),
+    };
+    if (autoscale.min > autoscale.max) {
+      throw new RangeError(
+        `Expected \`autoscale.min\` (${autoscale.min}) to be <= \`autoscale.max\` (${autoscale.max})`,
+      );
+    }
+    if (max < autoscale.min || max > autoscale.max) {
+      throw new RangeError(
+        `Expected \`max\` (${max}) to lie within \`autoscale.min\`..\`autoscale.max\``,
+      );
+    }
+    if (min > autoscale.min) {
+      throw new RangeError(
+        `Expected \`min\` (${min}) to be <= \`autoscale.min\` (${autoscale.min})`,
+      );
+    }
+  }
+  const weigh = checkFn<(resource: T) => number>('weigh', o.weigh, false);
+  const maxWeight = o.maxWeight ?? Number.POSITIVE_INFINITY;
+  if (typeof maxWeight !== 'number' || !(maxWeight > 0)) {
+    throw new RangeError(`Expected \`maxWeight\` to be a number > 0, got ${describe(maxWeight)}`);
+  }
+  if ((weigh === undefined) !== (maxWeight === Number.POSITIVE_INFINITY)) {
+    throw new TypeError('`weigh` and `maxWeight` go together: give both or neither');
+  }
+  // The autoscaler needs every wait it can get; plain pools sample to save clock reads.
+  const statsSampleEvery = checkInt(
+    'statsSampleEvery',
+    o.statsSampleEvery ?? (autoscale ? 1 : 16),
+    1,
+  );
   if ((statsSampleEvery & (statsSampleEvery - 1)) !== 0) {
     throw new RangeError(
       `Expected \`statsSampleEvery\` to be a power of two, got ${statsSampleEvery} (number)`,
@@ -189,6 +264,9 @@ export function resolveOptions<T>(o: PoolOptions<T>): ResolvedPoolOptions<T> {
     retryInitialDelayMs,
     retryMaxDelayMs,
     breaker,
+    autoscale,
+    weigh,
+    maxWeight,
     statsSampleEvery,
     name: typeof o.name === 'string' ? o.name : 'pool',
     clock,

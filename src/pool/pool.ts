@@ -13,7 +13,7 @@ import {
 } from './errors.js';
 import { kReturn, Lease, type LeaseOwner } from './lease.js';
 import { type PoolOptions, type ResolvedPoolOptions, resolveOptions } from './options.js';
-import { type PoolEvents, type PoolStats, WaitSamples } from './stats.js';
+import { type PoolEvents, type PoolStats, summarize, WaitSamples } from './stats.js';
 import { type Waiter, WaiterQueue } from './waiters.js';
 
 /** Options of one {@link Pool.acquire} call. */
@@ -36,6 +36,7 @@ export type DestroyReason =
   | 'reset'
   | 'resize'
   | 'drain'
+  | 'weight'
   | 'late';
 
 /** @internal The pool's record of one resource. */
@@ -47,6 +48,7 @@ interface Slot<T> {
   expiresAt: number;
   idleSince: number;
   validatedAt: number;
+  weight: number;
   /** Being validated or reset: not available. */
   busy: boolean;
   /** Takes no new leases; destroyed when the last one returns. */
@@ -90,6 +92,10 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
   #leases = 0;
   #resetting = 0;
   #tick = 0;
+  #weight = 0;
+  #scaleTimer: TimerHandle;
+  #utilSum = 0;
+  #utilSamples = 0;
   readonly #sampleMask: number;
   // Queued waiters that hold a resource under validation (skipped when serving).
   #holders = 0;
@@ -127,14 +133,15 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
     this.#min = this.#o.min;
     this.#max = this.#o.max;
     this.#sampleMask = this.#o.statsSampleEvery - 1;
-    if (this.#o.breaker !== false) {
-      this.#breaker = new CircuitBreaker({
-        threshold: this.#o.breaker.threshold,
-        halfOpenAfterMs: this.#o.breaker.halfOpenAfterMs,
-        clock: this.#o.clock,
-      });
+    const b = this.#o.breaker;
+    if (b !== false) {
+      this.#breaker =
+        b instanceof CircuitBreaker
+          ? b
+          : new CircuitBreaker({ name: `${this.#o.name} create`, clock: this.#o.clock, ...b });
       this.#breaker.on('stateChange', (e) => this.emit('breaker', { from: e.from, to: e.to }));
     }
+    if (this.#o.autoscale !== undefined) this.#armAutoscale();
     if (this.#min > 0) this.#pump();
   }
 
@@ -253,6 +260,8 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
       min: this.#min,
       max: this.#max,
       ...this.#totals,
+      weight: this.#weight,
+      maxWeight: this.#o.maxWeight,
       waitMs: this.#waits.summary(),
       breaker: this.#breaker?.state ?? 'off',
     };
@@ -523,7 +532,7 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
     // A create in flight will serve up to maxLeasesPerResource waiters.
     let deficit =
       this.#waiters.size - this.#holders - this.#jobs.size * this.#o.maxLeasesPerResource;
-    while (deficit > 0 && this.#slots.size + this.#jobs.size < this.#max) {
+    while (deficit > 0 && this.#canCreate()) {
       if (this.#retryPending) {
         if (this.#breaker?.state === 'open') this.#failFast(deficit);
         return;
@@ -535,7 +544,11 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
       this.#startCreate(this.#nextCause());
       deficit--;
     }
-    while (this.#slots.size + this.#jobs.size < this.#min && !this.#retryPending) {
+    while (
+      this.#slots.size + this.#jobs.size < this.#min &&
+      !this.#retryPending &&
+      this.#canCreate()
+    ) {
       if (this.#breaker !== undefined && !this.#breaker.tryAcquirePermit()) {
         // Open: try again when a probe is allowed. Half-open: the probe's outcome pumps.
         if (this.#breaker.state === 'open') this.#scheduleRetry();
@@ -543,6 +556,46 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
       }
       this.#startCreate(null);
     }
+  }
+
+  /**
+   * Whether one more create fits under `max` and the weight budget. A new resource is
+   * expected to weigh what the average one does; idle ones are evicted, oldest first,
+   * to make room.
+   */
+  #canCreate(): boolean {
+    if (this.#slots.size + this.#jobs.size >= this.#max) return false;
+    if (this.#o.weigh === undefined) return true;
+    for (;;) {
+      const n = this.#slots.size;
+      const expected = n === 0 ? 0 : this.#weight / n;
+      if (this.#weight + expected * (this.#jobs.size + 1) <= this.#o.maxWeight) return true;
+      const oldest = this.#idle[0];
+      if (oldest === undefined) return false;
+      this.#destroy(oldest, 'weight');
+    }
+  }
+
+  /** Re-reads a resource's weight; returns false if weighing threw (the resource is then destroyed). */
+  #reweigh(slot: Slot<T>): boolean {
+    let w: number;
+    try {
+      w = this.#o.weigh!(slot.value);
+      if (typeof w !== 'number' || !(w >= 0))
+        throw new RangeError(`weigh() returned ${String(w)}, expected a number >= 0`);
+    } catch (error) {
+      this.#destroy(slot, 'broken', error);
+      return false;
+    }
+    this.#weight += w - slot.weight;
+    slot.weight = w;
+    return true;
+  }
+
+  /** Evicts idle resources, oldest first, while the summed weight is over budget. */
+  #trimWeight(): void {
+    while (this.#weight > this.#o.maxWeight && this.#idle.length > 0)
+      this.#destroy(this.#idle[0]!, 'weight');
   }
 
   /** The oldest waiter that has no create of its own yet. */
@@ -638,8 +691,16 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
       busy: false,
       retire: null,
       destroyed: false,
+      weight: 0,
     };
     this.#slots.add(slot);
+    if (this.#o.weigh !== undefined) {
+      if (!this.#reweigh(slot)) {
+        this.#pump();
+        return;
+      }
+      this.#trimWeight();
+    }
     this.#totals.created++;
     if (this.hasListeners('create')) {
       this.emit('create', { resource: value, durationMs: now - job.startedAt });
@@ -743,6 +804,13 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
         this.#pump();
       }
       return;
+    }
+    if (this.#o.weigh !== undefined) {
+      if (!this.#reweigh(slot)) {
+        this.#pump();
+        return;
+      }
+      this.#trimWeight();
     }
     if (slot.leases === 0 && this.#o.reset !== undefined) {
       void this.#resetThenReturn(slot);
@@ -861,6 +929,7 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
     if (slot.destroyed) return;
     slot.destroyed = true;
     this.#slots.delete(slot);
+    this.#weight -= slot.weight;
     if (slot.leases === 0) this.#removeIdle(slot);
     this.#callDestroy(slot.value, reason, error);
   }
@@ -924,6 +993,7 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
     this.#reapPending = false;
     this.#reapTimer = undefined;
     if (this.#state !== OPEN) return;
+    if (this.#o.autoscale !== undefined) this.#sampleUtilization();
     const now = this.#o.clock.now();
     for (const slot of [...this.#idle]) {
       if (slot.idleSince === UNSTAMPED) slot.idleSince = now;
@@ -966,6 +1036,49 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
     await this.#validateFor(slot, ghost);
   }
 
+  // ---- autoscaling -------------------------------------------------------------------
+
+  #armAutoscale(): void {
+    this.#scaleTimer = this.#o.clock.setTimeout(
+      () => this.#autoscale(),
+      this.#o.autoscale!.intervalMs,
+      true,
+    );
+  }
+
+  #sampleUtilization(): void {
+    this.#utilSum += this.#leases / (this.#max * this.#o.maxLeasesPerResource);
+    this.#utilSamples++;
+  }
+
+  /**
+   * One autoscaling step: grow when the p99 wait of the last interval missed the target,
+   * shrink when utilisation stayed low (and waits were fine).
+   */
+  #autoscale(): void {
+    if (this.#state !== OPEN) return;
+    const a = this.#o.autoscale!;
+    this.#sampleUtilization();
+    const waits = summarize(this.#waits.take());
+    const utilization = this.#utilSum / this.#utilSamples;
+    this.#utilSum = this.#utilSamples = 0;
+    const max = this.#max;
+    if (waits.samples > 0 && waits.p99 > a.targetWaitMs && max < a.max) {
+      const to = Math.min(a.max, Math.max(max + 1, Math.ceil(max * a.upFactor)));
+      this.resize(
+        { max: to, min: Math.min(this.#min, to) },
+        `autoscale: p99 wait ${round(waits.p99)} ms > target ${a.targetWaitMs} ms`,
+      );
+    } else if (utilization < a.scaleDownUtilization && waits.p99 <= a.targetWaitMs && max > a.min) {
+      const to = Math.max(a.min, Math.min(max - 1, Math.floor(max * a.downFactor)));
+      this.resize(
+        { max: to, min: Math.min(this.#min, to) },
+        `autoscale: utilisation ${round(utilization * 100)}% < ${round(a.scaleDownUtilization * 100)}%`,
+      );
+    }
+    this.#armAutoscale();
+  }
+
   // ---- shutting down -----------------------------------------------------------------
 
   async #drain(timeoutMs: number): Promise<void> {
@@ -979,6 +1092,7 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
     clock.clearTimeout(this.#deadlineTimer);
     clock.clearTimeout(this.#retryTimer);
     clock.clearTimeout(this.#reapTimer);
+    clock.clearTimeout(this.#scaleTimer);
     this.#retryPending = this.#reapPending = false;
     for (const job of [...this.#jobs]) {
       this.#finishJob(job);
@@ -1027,6 +1141,7 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
 
 const noop = (): void => {};
 const UNSTAMPED = Number.NEGATIVE_INFINITY;
+const round = (n: number): number => Math.round(n * 10) / 10;
 
 /**
  * Creates a resource pool.

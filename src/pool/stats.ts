@@ -37,6 +37,9 @@ export interface PoolStats {
   /** Acquires refused because `maxWaiting` callers already waited. */
   exhausted: number;
   leaks: number;
+  /** Summed weight of open resources (0 without `weigh`). */
+  weight: number;
+  maxWeight: number;
   waitMs: WaitSummary;
   breaker: 'closed' | 'open' | 'half-open' | 'off';
 }
