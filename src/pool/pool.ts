@@ -84,6 +84,7 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
   #max: number;
   #state = OPEN;
   readonly #slots = new Set<Slot<T>>();
+  readonly #byValue = new Map<T, Slot<T>>();
   // Idle resources, oldest first: LIFO takes from the end, FIFO from the front.
   readonly #idle: Slot<T>[] = [];
   readonly #waiters = new WaiterQueue<Lease<T>>();
@@ -242,6 +243,23 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
     while (this.#slots.size > max && this.#idle.length > 0) this.#destroy(this.#idle[0]!, 'resize');
     this.emit('resize', { from, to: { min, max }, reason });
     this.#pump();
+  }
+
+  /**
+   * Takes a resource out of service from outside the pool (its connection reported an
+   * error, a server sent GOAWAY): destroyed at once if idle, retired when its last lease
+   * returns otherwise. Returns false if the pool does not hold `resource`.
+   */
+  retire(resource: T, reason: unknown = 'retired'): boolean {
+    const slot = this.#byValue.get(resource);
+    if (slot === undefined || slot.destroyed) return false;
+    if (slot.leases === 0 && !slot.busy) {
+      this.#destroy(slot, 'broken', reason);
+      this.#pump();
+    } else if (slot.retire === null) {
+      slot.retire = 'broken';
+    }
+    return true;
   }
 
   /** A cheap snapshot of the pool's size, activity and totals. */
@@ -694,6 +712,7 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
       weight: 0,
     };
     this.#slots.add(slot);
+    this.#byValue.set(value, slot);
     if (this.#o.weigh !== undefined) {
       if (!this.#reweigh(slot)) {
         this.#pump();
@@ -879,6 +898,11 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
       this.#checkLeasesBack();
       return;
     }
+    if (slot.retire !== null) {
+      this.#destroy(slot, slot.retire);
+      this.#pump();
+      return;
+    }
     this.#makeAvailable(slot);
   }
 
@@ -887,14 +911,22 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
     w.holding = slot;
     if (w.queued) this.#holders++;
     const controller = new AbortController();
-    const timer = this.#o.clock.setTimeout(
-      () => controller.abort(new TimeoutError('validate did not finish in time')),
-      this.#o.createTimeoutMs,
-    );
+    let timer: TimerHandle;
+    // A validate that ignores its signal must not hold the resource forever: it loses the race.
+    const deadline = new Promise<never>((_, reject) => {
+      timer = this.#o.clock.setTimeout(() => {
+        const error = new TimeoutError(
+          `validate did not finish within ${this.#o.createTimeoutMs} ms`,
+        );
+        controller.abort(error);
+        reject(error);
+      }, this.#o.createTimeoutMs);
+    });
     let ok = false;
     let error: unknown;
     try {
-      ok = (await this.#o.validate!(slot.value, controller.signal)) === true;
+      ok =
+        (await Promise.race([this.#o.validate!(slot.value, controller.signal), deadline])) === true;
     } catch (e) {
       error = e;
     } finally {
@@ -910,6 +942,7 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
       this.#destroy(slot, 'drain');
       return;
     }
+    if (slot.retire !== null) ok = false;
     if (!ok) {
       this.#totals.validationFailures++;
       this.emit('validationFailure', { resource: slot.value, error });
@@ -929,6 +962,7 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
     if (slot.destroyed) return;
     slot.destroyed = true;
     this.#slots.delete(slot);
+    this.#byValue.delete(slot.value);
     this.#weight -= slot.weight;
     if (slot.leases === 0) this.#removeIdle(slot);
     this.#callDestroy(slot.value, reason, error);

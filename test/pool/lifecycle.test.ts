@@ -307,3 +307,45 @@ describe('resize', () => {
     await pool.close();
   });
 });
+
+describe('retire from outside', () => {
+  test('an idle resource goes at once, a leased one when returned', async () => {
+    const clock = new FakeClock();
+    const f = factory();
+    const pool = createPool({ create: f.create, destroy: f.destroy, max: 2, clock });
+    const a = await pool.acquire();
+    const b = await pool.acquire();
+    b.release();
+    assert.equal(pool.retire(b.value, new Error('connection reset')), true);
+    assert.equal(b.value.destroyed, 1);
+    assert.equal(pool.retire(a.value), true);
+    assert.equal(a.value.destroyed, 0, 'not under its borrower');
+    a.release();
+    assert.equal(a.value.destroyed, 1);
+    assert.equal(pool.retire(a.value), false, 'unknown or gone');
+    assert.equal((await pool.acquire()).value.id, 3);
+    await pool.close();
+  });
+
+  test('a validate that ignores its signal loses to the deadline', async () => {
+    const clock = new FakeClock();
+    const f = factory();
+    const pool = createPool({
+      create: f.create,
+      destroy: f.destroy,
+      validate: () => new Promise<boolean>(() => {}),
+      createTimeoutMs: 1000,
+      max: 1,
+      clock,
+    });
+    (await pool.acquire()).release();
+    await clock.advance(1000);
+    const p = pool.acquire();
+    await clock.advance(1000);
+    const lease = await p;
+    assert.equal(lease.value.id, 2, 'the hung one was destroyed and replaced');
+    assert.equal(pool.stats().validationFailures, 1);
+    lease.release();
+    await pool.close();
+  });
+});
