@@ -19,6 +19,13 @@ test('the root entry re-exports the core', async () => {
   assert.equal(typeof root.createPool, 'function');
 });
 
+test('integration subpaths resolve to built files', async () => {
+  const { createPgPool } = await import('weir/pg');
+  const { createLibsqlPool } = await import('weir/libsql');
+  assert.equal(typeof createPgPool, 'function');
+  assert.equal(typeof createLibsqlPool, 'function');
+});
+
 test('internals are not reachable', async () => {
   await assert.rejects(
     import('weir/internal/errors.js' as string),

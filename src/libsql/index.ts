@@ -1,0 +1,7 @@
+export {
+  createLibsqlPool,
+  LibsqlPool,
+  type LibsqlPoolOptions,
+  type LibsqlTransaction,
+  type LibsqlTransactionMode,
+} from './pool.js';

@@ -1,0 +1,94 @@
+import pg from 'pg';
+import type { Clock } from '../internal/clock.js';
+import { abortReason, onAbort } from '../internal/signals.js';
+import { QueryTimeoutError } from './errors.js';
+
+/** Options of one query. */
+export interface QueryOptions {
+  /** Cancels the query on the server; the promise rejects with `signal.reason`. */
+  signal?: AbortSignal;
+  /** Cancels the query on the server after this long; rejects with `ERR_PG_QUERY_TIMEOUT`. */
+  timeoutMs?: number;
+}
+
+/** @internal Connection settings a cancel request needs: it travels on a connection of its own. */
+export type CancelConfig = pg.ClientConfig;
+
+/**
+ * @internal Runs one query on `client`; on abort or timeout sends PostgreSQL's cancel
+ * request (a separate short connection, as psql's Ctrl-C does), waits for the server to
+ * answer `57014 query_canceled`, and rejects with the abort reason or a timeout error.
+ * The connection stays usable.
+ */
+export function runQuery<R extends pg.QueryResultRow>(
+  client: pg.Client,
+  text: string,
+  values: unknown[] | undefined,
+  options: QueryOptions | undefined,
+  cancelConfig: CancelConfig,
+  clock: Clock,
+): Promise<pg.QueryResult<R>> {
+  const signal = options?.signal;
+  if (signal?.aborted) return Promise.reject(abortReason(signal));
+  return new Promise<pg.QueryResult<R>>((resolve, reject) => {
+    let cancelledWith: { error: unknown } | undefined;
+    let timer: unknown;
+    const query = new (pg.Query as unknown as QueryCtor)(text, values, (error, result) => {
+      disposeAbort();
+      clock.clearTimeout(timer);
+      if (cancelledWith !== undefined && error) reject(cancelledWith.error);
+      else if (error) reject(error);
+      else resolve(result as pg.QueryResult<R>);
+    });
+    const cancel = (reason: (cause: unknown) => unknown): void => {
+      if (cancelledWith !== undefined) return;
+      cancelledWith = { error: undefined };
+      // The eventual server error becomes the cause of what we report.
+      const callback = query.callback;
+      query.callback = (error, result) => {
+        if (cancelledWith !== undefined) cancelledWith.error = reason(error);
+        callback?.(error, result);
+      };
+      sendCancel(client, query, cancelConfig);
+    };
+    const disposeAbort = onAbort(signal, (r) => cancel(() => r));
+    const timeoutMs = options?.timeoutMs;
+    if (timeoutMs !== undefined && Number.isFinite(timeoutMs)) {
+      timer = clock.setTimeout(
+        () => cancel((cause) => new QueryTimeoutError(timeoutMs, cause)),
+        timeoutMs,
+      );
+    }
+    client.query(query as unknown as pg.Submittable);
+  });
+}
+
+type QueryCallback = (error: Error | null | undefined, result: unknown) => void;
+/** node-postgres's Query as used here: its callback is reassigned to learn the cancel outcome. */
+interface RawQuery {
+  callback: QueryCallback | undefined;
+}
+type QueryCtor = new (
+  text: string,
+  values: unknown[] | undefined,
+  callback: QueryCallback,
+) => RawQuery;
+
+/** @internal Asks the server to cancel whatever `client` is running, if anything. */
+export function cancelActive(client: pg.Client, config: CancelConfig): void {
+  const active = (client as unknown as { activeQuery: RawQuery | null }).activeQuery;
+  if (active !== null && active !== undefined) sendCancel(client, active, config);
+}
+
+function sendCancel(client: pg.Client, query: RawQuery, config: CancelConfig): void {
+  const canceller = new pg.Client(config);
+  // The cancel connection's own failures must not surface as unhandled 'error' events.
+  const connection = (canceller as unknown as { connection: NodeJS.EventEmitter }).connection;
+  connection.on('error', () => {});
+  canceller.on('error', () => {});
+  const active = (client as unknown as { activeQuery: unknown }).activeQuery === query;
+  const callback = query.callback;
+  (canceller as unknown as { cancel(c: pg.Client, q: RawQuery): void }).cancel(client, query);
+  // A query not yet running was dropped by cancel() without its callback: settle it here.
+  if (!active) callback?.(new Error('Query cancelled before it ran'), undefined as never);
+}
