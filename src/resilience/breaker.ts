@@ -4,37 +4,54 @@ import { Emitter } from '../internal/emitter.js';
 import { CircuitOpenError, describe } from '../internal/errors.js';
 import { checkFn, checkInt, checkMs, checkObject, checkRatio } from '../internal/options.js';
 import { abortReason, checkSignal } from '../internal/signals.js';
+import { type ExecuteOptions, NO_SIGNAL, type Policy, type PolicyContext } from './policy.js';
 
 /** The three states of a {@link CircuitBreaker}. */
 export type BreakerState = 'closed' | 'open' | 'half-open';
 
+/** Settings of the rolling-window failure policy of a {@link CircuitBreaker}. */
+export interface RollingWindowOptions {
+  /** Length of the window. @default 10_000 ms */
+  windowMs?: number;
+  /** Calls the window must hold before the breaker may open. @default 10 */
+  minimumCalls?: number;
+  /** Failed share of the window's calls that opens the breaker, in (0, 1]. @default 0.5 */
+  failureRatio?: number;
+  /**
+   * Buckets the window is counted in. The window slides one bucket at a time, so it
+   * covers between `windowMs - windowMs / buckets` and `windowMs` of history; more
+   * buckets are finer and cost a little more memory. @default 10
+   */
+  buckets?: number;
+}
+
 /** Options of a {@link CircuitBreaker}. */
 export interface CircuitBreakerOptions {
   /**
-   * `consecutive`: opens after `threshold` failures in a row.
+   * `consecutive`: opens after `threshold` failures in a row (cockatiel's
+   * `ConsecutiveBreaker`).
    * `rolling`: opens when, over the last `rolling.windowMs`, at least `rolling.minimumCalls`
-   * calls were made and the share that failed reached `rolling.failureRatio`.
+   * calls were made and the share that failed reached `rolling.failureRatio` (opossum's
+   * `volumeThreshold`/`errorThresholdPercentage`, cockatiel's `SamplingBreaker`).
    * @default 'consecutive'
    */
   policy?: 'consecutive' | 'rolling';
-  /** Consecutive failures that open the breaker. @default 5 */
+  /** Consecutive failures that open the breaker (`consecutive` policy). @default 5 */
   threshold?: number;
-  /** The rolling-window policy's settings. */
-  rolling?: {
-    /** @default 10_000 ms */
-    windowMs?: number;
-    /** Calls needed in the window before it may open. @default 10 */
-    minimumCalls?: number;
-    /** Failed share of calls that opens it, in (0, 1]. @default 0.5 */
-    failureRatio?: number;
-    /** Buckets the window is counted in; more is finer and costs more memory. @default 10 */
-    buckets?: number;
-  };
+  /** The rolling-window policy's settings (`rolling` policy). */
+  rolling?: RollingWindowOptions;
   /** How long the breaker stays open before it lets probes through. @default 10_000 ms */
   halfOpenAfterMs?: number;
-  /** Probe calls let through at once while half-open; all must succeed to close. @default 1 */
+  /**
+   * Probe calls let through at once while half-open. The breaker closes after that many
+   * probes succeed, and opens again as soon as one fails. @default 1
+   */
   halfOpenProbes?: number;
-  /** Which errors count as failures. @default every error */
+  /**
+   * Which errors count as failures. An error it rejects is still thrown to the caller
+   * but counts as a success (the service answered: a 404 is not an outage).
+   * @default every error is a failure
+   */
   isFailure?: (error: unknown) => boolean;
   /** Name used in error messages. @default 'circuit' */
   name?: string;
@@ -42,21 +59,38 @@ export interface CircuitBreakerOptions {
   clock?: Clock;
 }
 
+/** A change of a {@link CircuitBreaker}'s state; `reason` is the failure that opened it. */
+export interface BreakerStateChange {
+  from: BreakerState;
+  to: BreakerState;
+  reason?: unknown;
+}
+
 /** Events of a {@link CircuitBreaker}. */
 export interface BreakerEvents {
-  stateChange: (e: { from: BreakerState; to: BreakerState; reason?: unknown }) => void;
+  stateChange: (e: BreakerStateChange) => void;
 }
 
 /**
  * A circuit breaker: after too many failures it opens and fails calls fast with
- * `ERR_CIRCUIT_OPEN`; after `halfOpenAfterMs` it lets `halfOpenProbes` calls through, and
- * closes when they succeed (or opens again when one fails).
+ * `ERR_CIRCUIT_OPEN`; after `halfOpenAfterMs` it lets `halfOpenProbes` calls through, closes
+ * when they succeed and opens again when one fails. `isolate()` holds it open, `reset()`
+ * closes it.
+ *
+ * Besides {@link execute}, a low-level permit API ({@link tryAcquirePermit},
+ * {@link recordSuccess}, {@link recordFailure}, {@link releasePermit}) lets other
+ * components (the pool's factory) guard work that is not one function call.
  * @example
  * const breaker = new CircuitBreaker({ threshold: 5, halfOpenAfterMs: 10_000 });
+ * breaker.on('stateChange', ({ from, to }) => log.warn(`api breaker ${from} -> ${to}`));
  * const body = await breaker.execute(({ signal }) => fetch(url, { signal }));
  */
-export class CircuitBreaker extends Emitter<BreakerEvents> {
+export class CircuitBreaker extends Emitter<BreakerEvents> implements Policy {
   #state: BreakerState = 'closed';
+  // Bumped on every transition. execute() records an outcome only if the state it was
+  // admitted in is still the current one: a slow call admitted while closed must not count
+  // as a half-open probe, nor re-open a breaker that a probe has since closed.
+  #epoch = 0;
   #isolated = false;
   #openedAt = 0;
   #consecutive = 0;
@@ -69,7 +103,7 @@ export class CircuitBreaker extends Emitter<BreakerEvents> {
   readonly #halfOpenProbes: number;
   readonly #isFailure: ((error: unknown) => boolean) | undefined;
   readonly #name: string;
-  // Rolling window: ring of buckets, each counting calls and failures over bucketMs.
+  // Rolling window: a ring of buckets, each counting the calls and failures of bucketMs.
   readonly #bucketMs: number;
   readonly #minimumCalls: number;
   readonly #failureRatio: number;
@@ -77,6 +111,9 @@ export class CircuitBreaker extends Emitter<BreakerEvents> {
   readonly #fails: Uint32Array;
   #bucketStart = 0;
   #bucketIndex = 0;
+  // Running totals over the ring, so a failure checks the ratio in O(1).
+  #windowCalls = 0;
+  #windowFails = 0;
 
   /** @throws {TypeError|RangeError} for bad options, naming the option. */
   constructor(options: CircuitBreakerOptions = {}) {
@@ -94,25 +131,38 @@ export class CircuitBreaker extends Emitter<BreakerEvents> {
     const r = options.rolling ?? {};
     const windowMs = checkMs('rolling.windowMs', r.windowMs ?? 10_000, 1, false);
     const buckets = checkInt('rolling.buckets', r.buckets ?? 10, 1);
+    if (buckets > windowMs) {
+      throw new RangeError(
+        `Expected \`rolling.buckets\` to be at most \`rolling.windowMs\` (${windowMs}), got ${describe(buckets)}`,
+      );
+    }
     this.#bucketMs = windowMs / buckets;
     this.#minimumCalls = checkInt('rolling.minimumCalls', r.minimumCalls ?? 10, 1);
-    this.#failureRatio = checkRatio(
-      'rolling.failureRatio',
-      r.failureRatio ?? 0.5,
-      Number.MIN_VALUE,
-      1,
-    );
+    const ratio = r.failureRatio ?? 0.5;
+    if (typeof ratio !== 'number' || !(ratio > 0)) {
+      throw new RangeError(
+        `Expected \`rolling.failureRatio\` to be a number above 0 and at most 1, got ${describe(ratio)}`,
+      );
+    }
+    this.#failureRatio = checkRatio('rolling.failureRatio', ratio, 0, 1);
     this.#calls = new Uint32Array(this.#rolling ? buckets : 0);
     this.#fails = new Uint32Array(this.#rolling ? buckets : 0);
     this.#halfOpenAfterMs = checkMs('halfOpenAfterMs', options.halfOpenAfterMs ?? 10_000, 0, false);
     this.#halfOpenProbes = checkInt('halfOpenProbes', options.halfOpenProbes ?? 1, 1);
     this.#isFailure = checkFn('isFailure', options.isFailure, false);
+    if (options.name !== undefined && typeof options.name !== 'string') {
+      throw new TypeError(`Expected \`name\` to be a string, got ${describe(options.name)}`);
+    }
     this.#name = options.name ?? 'circuit';
+    checkObject('clock', options.clock);
     this.#clock = options.clock ?? realClock;
     this.#bucketStart = this.#clock.now();
   }
 
-  /** Current state. An open breaker whose wait is over still reads `open` until a call probes it. */
+  /**
+   * Current state. An open breaker whose `halfOpenAfterMs` is over still reads `open`
+   * until the next call (or permit request) probes it.
+   */
   get state(): BreakerState {
     return this.#state;
   }
@@ -123,116 +173,140 @@ export class CircuitBreaker extends Emitter<BreakerEvents> {
     return this.#isolated ? Number.POSITIVE_INFINITY : this.#openedAt + this.#halfOpenAfterMs;
   }
 
+  /** True while {@link isolate} holds the breaker open. */
+  get isolated(): boolean {
+    return this.#isolated;
+  }
+
   /**
    * Runs `fn` if the breaker allows it and records the outcome. `fn` gets the signal.
-   * @throws {CircuitOpenError} `ERR_CIRCUIT_OPEN` when open, or half-open with every probe taken.
+   * Adds one `await` to the call and allocates nothing else when no signal is given.
+   * @throws {CircuitOpenError} `ERR_CIRCUIT_OPEN` when open, or half-open with every probe
+   * taken; its `retryAfterMs` says when the next probe may go.
    * @throws whatever `fn` throws, or the signal's reason if it is already aborted.
    */
   async execute<R>(
-    fn: (context: { signal: AbortSignal | undefined }) => R | Promise<R>,
-    options?: { signal?: AbortSignal },
+    fn: (context: PolicyContext) => R | PromiseLike<R>,
+    options?: ExecuteOptions,
   ): Promise<R> {
-    const signal = checkSignal(options?.signal);
-    if (signal?.aborted) throw abortReason(signal);
+    let context = NO_SIGNAL;
+    if (options !== undefined && options.signal !== undefined) {
+      const signal = checkSignal(options.signal)!;
+      if (signal.aborted) throw abortReason(signal);
+      context = { signal };
+    }
     if (!this.tryAcquirePermit()) throw this.openError();
+    const epoch = this.#epoch;
     let result: R;
     try {
-      result = await fn({ signal });
+      result = await fn(context);
     } catch (error) {
-      this.recordFailure(error);
+      if (epoch === this.#epoch) this.recordFailure(error);
       throw error;
     }
-    this.recordSuccess();
+    if (epoch === this.#epoch) this.recordSuccess();
     return result;
   }
 
   /**
    * Low-level: asks for permission to make one call now. In the open state, once
-   * `halfOpenAfterMs` passed, moves to half-open and grants a probe. Every `true` must be
-   * followed by exactly one {@link recordSuccess}, {@link recordFailure} or {@link releasePermit}.
+   * `halfOpenAfterMs` passed, moves to half-open and grants a probe; while half-open,
+   * grants up to `halfOpenProbes` at once. Every `true` must be followed by exactly one
+   * {@link recordSuccess}, {@link recordFailure} or {@link releasePermit}; outcomes are
+   * counted against the state current when they are recorded.
    */
   tryAcquirePermit(): boolean {
-    switch (this.#state) {
-      case 'closed':
-        return true;
-      case 'open':
-        if (this.#isolated || this.#clock.now() < this.#openedAt + this.#halfOpenAfterMs)
-          return false;
-        this.#transition('half-open');
-        this.#probesOut = 1;
-        this.#probeSuccesses = 0;
-        return true;
-      default:
-        if (this.#probesOut >= this.#halfOpenProbes) return false;
-        this.#probesOut++;
-        return true;
+    const state = this.#state;
+    if (state === 'closed') return true;
+    if (state === 'open') {
+      if (this.#isolated || this.#clock.now() < this.#openedAt + this.#halfOpenAfterMs) {
+        return false;
+      }
+      this.#probesOut = 1;
+      this.#probeSuccesses = 0;
+      this.#transition('half-open');
+      return true;
     }
+    if (this.#probesOut >= this.#halfOpenProbes) return false;
+    this.#probesOut++;
+    return true;
   }
 
   /** Records a successful call made under a permit. */
   recordSuccess(): void {
-    if (this.#state === 'half-open') {
-      this.#probesOut = Math.max(0, this.#probesOut - 1);
+    const state = this.#state;
+    if (state === 'closed') {
+      this.#consecutive = 0;
+      if (this.#rolling) this.#count(false);
+    } else if (state === 'half-open') {
+      if (this.#probesOut > 0) this.#probesOut--;
       if (++this.#probeSuccesses >= this.#halfOpenProbes) this.#close();
-      return;
     }
-    this.#consecutive = 0;
-    if (this.#rolling) this.#count(false);
+    // Open: a call admitted before the breaker opened; it changes nothing.
   }
 
-  /** Records a failed call made under a permit; errors that `isFailure` rejects count as successes. */
+  /**
+   * Records a failed call made under a permit. An error that `isFailure` rejects counts as
+   * a success.
+   */
   recordFailure(error?: unknown): void {
     if (this.#isFailure !== undefined && !this.#isFailure(error)) {
       this.recordSuccess();
       return;
     }
-    if (this.#state === 'half-open') {
-      this.#probesOut = Math.max(0, this.#probesOut - 1);
+    const state = this.#state;
+    if (state === 'half-open') {
+      if (this.#probesOut > 0) this.#probesOut--;
       this.#open(error);
       return;
     }
-    if (this.#state === 'open') return;
-    this.#consecutive++;
+    if (state === 'open') return;
     if (this.#rolling) {
       this.#count(true);
-      let calls = 0;
-      let fails = 0;
-      for (let i = 0; i < this.#calls.length; i++) {
-        calls += this.#calls[i]!;
-        fails += this.#fails[i]!;
+      if (
+        this.#windowCalls >= this.#minimumCalls &&
+        // Division, not multiplication: 3 / 10 rounds to the same double as the literal 0.3,
+        // while 0.3 * 10 is 3.0000000000000004 and would miss the threshold.
+        this.#windowFails / this.#windowCalls >= this.#failureRatio
+      ) {
+        this.#open(error);
       }
-      if (calls >= this.#minimumCalls && fails / calls >= this.#failureRatio) this.#open(error);
-    } else if (this.#consecutive >= this.#threshold) {
+    } else if (++this.#consecutive >= this.#threshold) {
       this.#open(error);
     }
   }
 
-  /** Gives back a permit whose call was abandoned without an outcome. */
+  /** Gives back a permit whose call was abandoned without an outcome (e.g. cancelled). */
   releasePermit(): void {
-    if (this.#state === 'half-open') this.#probesOut = Math.max(0, this.#probesOut - 1);
+    if (this.#state === 'half-open' && this.#probesOut > 0) this.#probesOut--;
   }
 
-  /** The error {@link execute} throws while open, for components that refuse calls themselves. */
+  /**
+   * The error {@link execute} throws while open, for components that refuse calls
+   * themselves, so that every refusal reads the same.
+   */
   openError(cause?: unknown): CircuitOpenError {
     const retryAt = this.retryAt;
     const after = Math.max(0, retryAt - this.#clock.now());
     return new CircuitOpenError(
       this.#isolated
         ? `Circuit "${this.#name}" is isolated; calls are refused until reset()`
-        : `Circuit "${this.#name}" is ${this.#state}; calls are refused for ${Math.ceil(after)} ms more`,
+        : this.#state === 'half-open'
+          ? `Circuit "${this.#name}" is half-open and its ${this.#halfOpenProbes} probe call(s) are in flight; calls are refused until they succeed`
+          : `Circuit "${this.#name}" is open; calls are refused for ${Math.ceil(after)} ms more`,
       retryAt,
       after,
       cause === undefined ? undefined : { cause },
     );
   }
 
-  /** Forces the breaker open until {@link reset}. */
+  /** Forces the breaker open, refusing every call until {@link reset}. */
   isolate(): void {
     this.#isolated = true;
     this.#open(undefined);
   }
 
-  /** Closes the breaker and clears its counts. */
+  /** Closes the breaker (also an isolated one) and clears its counts. */
   reset(): void {
     this.#isolated = false;
     this.#close();
@@ -246,8 +320,15 @@ export class CircuitBreaker extends Emitter<BreakerEvents> {
   #close(): void {
     this.#consecutive = 0;
     this.#probesOut = 0;
-    this.#calls.fill(0);
-    this.#fails.fill(0);
+    this.#probeSuccesses = 0;
+    if (this.#rolling) {
+      // A closed breaker starts from a clean window: the failures that opened it are history.
+      this.#calls.fill(0);
+      this.#fails.fill(0);
+      this.#windowCalls = 0;
+      this.#windowFails = 0;
+      this.#bucketStart = this.#clock.now();
+    }
     this.#transition('closed');
   }
 
@@ -255,10 +336,13 @@ export class CircuitBreaker extends Emitter<BreakerEvents> {
     const from = this.#state;
     if (from === to) return;
     this.#state = to;
-    this.emit('stateChange', reason === undefined ? { from, to } : { from, to, reason });
+    this.#epoch++;
+    if (this.hasListeners('stateChange')) {
+      this.emit('stateChange', reason === undefined ? { from, to } : { from, to, reason });
+    }
   }
 
-  /** Adds one call to the current bucket, first clearing buckets the window has moved past. */
+  /** Adds one call to the current bucket, first clearing the buckets the window slid past. */
   #count(failed: boolean): void {
     const now = this.#clock.now();
     const n = this.#calls.length;
@@ -267,12 +351,20 @@ export class CircuitBreaker extends Emitter<BreakerEvents> {
       this.#bucketStart += steps * this.#bucketMs;
       if (steps > n) steps = n;
       for (let i = 0; i < steps; i++) {
-        this.#bucketIndex = (this.#bucketIndex + 1) % n;
-        this.#calls[this.#bucketIndex] = 0;
-        this.#fails[this.#bucketIndex] = 0;
+        const next = this.#bucketIndex + 1 === n ? 0 : this.#bucketIndex + 1;
+        this.#bucketIndex = next;
+        this.#windowCalls -= this.#calls[next]!;
+        this.#windowFails -= this.#fails[next]!;
+        this.#calls[next] = 0;
+        this.#fails[next] = 0;
       }
     }
-    this.#calls[this.#bucketIndex]!++;
-    if (failed) this.#fails[this.#bucketIndex]!++;
+    const i = this.#bucketIndex;
+    this.#calls[i]!++;
+    this.#windowCalls++;
+    if (failed) {
+      this.#fails[i]!++;
+      this.#windowFails++;
+    }
   }
 }
