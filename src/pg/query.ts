@@ -76,19 +76,46 @@ type QueryCtor = new (
 
 /** @internal Asks the server to cancel whatever `client` is running, if anything. */
 export function cancelActive(client: pg.Client, config: CancelConfig): void {
-  const active = (client as unknown as { activeQuery: RawQuery | null }).activeQuery;
+  const active = (client as unknown as Internals)._activeQuery;
   if (active !== null && active !== undefined) sendCancel(client, active, config);
 }
 
+interface Internals {
+  _activeQuery: RawQuery | null | undefined;
+  processID: number;
+  secretKey: number;
+}
+
+/**
+ * Sends PostgreSQL's CancelRequest for `client`'s backend over a short connection of its
+ * own (what `Client.cancel` does, without its deprecated `activeQuery` check).
+ */
 function sendCancel(client: pg.Client, query: RawQuery, config: CancelConfig): void {
-  const canceller = new pg.Client(config);
+  const target = client as unknown as Internals;
+  const active = target._activeQuery === query;
+  if (!active) {
+    // Not running yet: take it out of the client's queue and settle it here.
+    const queue = (client as unknown as { _queryQueue: RawQuery[] })._queryQueue;
+    const i = queue.indexOf(query);
+    if (i >= 0) {
+      queue.splice(i, 1);
+      query.callback?.(new Error('Query cancelled before it ran'), undefined);
+    }
+    return;
+  }
+  const canceller = new pg.Client(config) as unknown as {
+    connection: NodeJS.EventEmitter & {
+      connect(port: number | string, host?: string): void;
+      cancel(pid: number, key: number): void;
+      end(): void;
+    };
+    host: string;
+    port: number;
+  };
+  const con = canceller.connection;
   // The cancel connection's own failures must not surface as unhandled 'error' events.
-  const connection = (canceller as unknown as { connection: NodeJS.EventEmitter }).connection;
-  connection.on('error', () => {});
-  canceller.on('error', () => {});
-  const active = (client as unknown as { activeQuery: unknown }).activeQuery === query;
-  const callback = query.callback;
-  (canceller as unknown as { cancel(c: pg.Client, q: RawQuery): void }).cancel(client, query);
-  // A query not yet running was dropped by cancel() without its callback: settle it here.
-  if (!active) callback?.(new Error('Query cancelled before it ran'), undefined as never);
+  con.on('error', () => {});
+  con.once('connect', () => con.cancel(target.processID, target.secretKey));
+  if (canceller.host?.startsWith('/')) con.connect(`${canceller.host}/.s.PGSQL.${canceller.port}`);
+  else con.connect(canceller.port, canceller.host);
 }
