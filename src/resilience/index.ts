@@ -17,3 +17,8 @@ export {
   WeirError,
 } from './errors.js';
 export type { ExecuteOptions, Policy, PolicyContext } from './policy.js';
+export {
+  RateLimiter,
+  type RateLimiterOptions,
+} from './rate-limiter.js';
+export { Semaphore, type SemaphoreOptions, SemaphorePermit } from './semaphore.js';

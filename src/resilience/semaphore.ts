@@ -1,0 +1,170 @@
+import { describe } from '../internal/errors.js';
+import { checkInt, checkObject } from '../internal/options.js';
+import { abortReason, checkSignal } from '../internal/signals.js';
+import { BulkheadFullError } from './errors.js';
+import { type ExecuteOptions, NO_SIGNAL, type Policy, type PolicyContext } from './policy.js';
+import { WaitQueue } from './wait-queue.js';
+
+// Lets a permit give its slot back without making that a public method of Semaphore.
+let releaseSlot: (semaphore: Semaphore) => void;
+
+/** Options of a {@link Semaphore}. */
+export interface SemaphoreOptions {
+  /**
+   * Callers that may wait for a permit at once; the next one is refused with
+   * `ERR_BULKHEAD_FULL`. `0` makes a pure bulkhead that never queues.
+   * @default 10_000
+   */
+  maxWaiting?: number;
+  /** Name used in error messages. @default 'semaphore' */
+  name?: string;
+}
+
+/**
+ * One permit of a {@link Semaphore}. Give it back with `release()` or by leaving a
+ * `using` block; releasing twice is a no-op, never a double return.
+ */
+export class SemaphorePermit implements Disposable {
+  #semaphore: Semaphore | undefined;
+
+  /** @internal permits are made by {@link Semaphore.acquire}. */
+  constructor(semaphore: Semaphore) {
+    this.#semaphore = semaphore;
+  }
+
+  /** True until the permit is released. */
+  get held(): boolean {
+    return this.#semaphore !== undefined;
+  }
+
+  /** Gives the permit back (to the oldest waiter, if any). Idempotent. */
+  release(): void {
+    const s = this.#semaphore;
+    if (s === undefined) return;
+    this.#semaphore = undefined;
+    releaseSlot(s);
+  }
+
+  /** Same as {@link release}, for `using permit = await semaphore.acquire()`. */
+  [Symbol.dispose](): void {
+    this.release();
+  }
+}
+
+/**
+ * A counting semaphore, the bulkhead pattern: at most `permits` callers run at once, up to
+ * `maxWaiting` more wait in FIFO order, and the rest are refused with `ERR_BULKHEAD_FULL`.
+ * A released permit goes straight to the oldest waiter, so no caller can barge ahead.
+ * @example
+ * const bulkhead = new Semaphore(10, { maxWaiting: 100 });
+ * {
+ *   using permit = await bulkhead.acquire({ signal: req.signal });
+ *   await callTheBackend();
+ * } // released here
+ * const body = await bulkhead.execute(({ signal }) => fetch(url, { signal }));
+ */
+export class Semaphore implements Policy {
+  readonly #permits: number;
+  readonly #maxWaiting: number;
+  readonly #name: string;
+  #available: number;
+  readonly #queue = new WaitQueue(() => {});
+
+  static {
+    releaseSlot = (semaphore) => semaphore.#release();
+  }
+
+  /**
+   * @param permits how many callers may hold a permit at once (an integer >= 1).
+   * @throws {TypeError|RangeError} for bad options, naming the option.
+   */
+  constructor(permits: number, options: SemaphoreOptions = {}) {
+    this.#permits = checkInt('permits', permits, 1);
+    checkObject('options', options);
+    this.#maxWaiting = checkInt('maxWaiting', options.maxWaiting ?? 10_000, 0, true);
+    if (options.name !== undefined && typeof options.name !== 'string') {
+      throw new TypeError(`Expected \`name\` to be a string, got ${describe(options.name)}`);
+    }
+    this.#name = options.name ?? 'semaphore';
+    this.#available = this.#permits;
+  }
+
+  /** Permits in all. */
+  get permits(): number {
+    return this.#permits;
+  }
+
+  /** Permits free right now. */
+  get available(): number {
+    return this.#available;
+  }
+
+  /** Callers waiting for a permit. */
+  get waiting(): number {
+    return this.#queue.length;
+  }
+
+  /** Takes a permit if one is free now, else returns `undefined`. Never waits. */
+  tryAcquire(): SemaphorePermit | undefined {
+    if (this.#available === 0) return undefined;
+    this.#available--;
+    return new SemaphorePermit(this);
+  }
+
+  /**
+   * Waits for a permit, first come first served.
+   * @throws {BulkheadFullError} `ERR_BULKHEAD_FULL` when `maxWaiting` callers already wait.
+   * @throws the signal's reason when it aborts; the caller then leaves the queue.
+   */
+  async acquire(options?: ExecuteOptions): Promise<SemaphorePermit> {
+    await this.#take(options?.signal);
+    return new SemaphorePermit(this);
+  }
+
+  /**
+   * Runs `fn` under a permit and releases it when `fn` settles.
+   * @throws {BulkheadFullError} `ERR_BULKHEAD_FULL` when `maxWaiting` callers already wait.
+   * @throws the signal's reason if it aborts while waiting; whatever `fn` throws.
+   */
+  async execute<R>(
+    fn: (context: PolicyContext) => R | PromiseLike<R>,
+    options?: ExecuteOptions,
+  ): Promise<R> {
+    const signal = options?.signal;
+    // The fast path takes the slot inline: no permit object, no extra promise.
+    if (this.#available > 0 && signal === undefined) this.#available--;
+    else await this.#take(signal);
+    try {
+      return await fn(signal === undefined ? NO_SIGNAL : { signal });
+    } finally {
+      this.#release();
+    }
+  }
+
+  /** Gives one slot back: to the oldest waiter, or to the free count. */
+  #release(): void {
+    if (this.#queue.head !== undefined) this.#queue.grantHead();
+    else this.#available++;
+  }
+
+  #take(signal: AbortSignal | undefined): Promise<void> {
+    if (signal !== undefined) {
+      checkSignal(signal);
+      if (signal.aborted) return Promise.reject(abortReason(signal));
+    }
+    if (this.#available > 0) {
+      this.#available--;
+      return Promise.resolve();
+    }
+    if (this.#queue.length >= this.#maxWaiting) {
+      return Promise.reject(
+        new BulkheadFullError(
+          `Semaphore "${this.#name}" is full: all ${this.#permits} permits are held and ${this.#queue.length} callers wait (maxWaiting ${this.#maxWaiting}); shed load or raise the limits`,
+          this.#permits,
+          this.#queue.length,
+        ),
+      );
+    }
+    return this.#queue.wait(1, signal);
+  }
+}
