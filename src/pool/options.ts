@@ -53,6 +53,14 @@ export interface PoolOptions<T> {
   idleOrder?: 'lifo' | 'fifo';
   /** Borrowers one resource serves at once (an HTTP/2 session's streams). @default 1 */
   maxLeasesPerResource?: number;
+  /**
+   * Borrowers one particular resource may serve at once, read when it is created (an HTTP/2
+   * session serves many streams, an HTTP/1.1 connection one); change it later with
+   * `pool.setLeaseLimit`. Until a resource exists, `maxLeasesPerResource` is the estimate of
+   * how many waiters a create in flight will serve.
+   * @default every resource takes `maxLeasesPerResource`
+   */
+  leaseLimit?: (resource: T) => number;
   /** A lease held longer than this emits a `leak` event with the acquirer's stack. @default Infinity */
   leakDetectionMs?: number;
   /** Backoff between create retries after a failure. */
@@ -136,6 +144,7 @@ export interface ResolvedPoolOptions<T> {
   reapIntervalMs: number;
   fifo: boolean;
   maxLeasesPerResource: number;
+  leaseLimit: ((resource: T) => number) | undefined;
   leakDetectionMs: number;
   retryInitialDelayMs: number;
   retryMaxDelayMs: number;
@@ -260,6 +269,7 @@ export function resolveOptions<T>(o: PoolOptions<T>): ResolvedPoolOptions<T> {
     reapIntervalMs: checkMs('reapIntervalMs', o.reapIntervalMs ?? 1_000, 1, false),
     fifo: idleOrder === 'fifo',
     maxLeasesPerResource: checkInt('maxLeasesPerResource', o.maxLeasesPerResource ?? 1, 1),
+    leaseLimit: checkFn('leaseLimit', o.leaseLimit, false),
     leakDetectionMs: checkMs('leakDetectionMs', o.leakDetectionMs ?? Number.POSITIVE_INFINITY, 1),
     retryInitialDelayMs,
     retryMaxDelayMs,

@@ -43,6 +43,8 @@ export type DestroyReason =
 interface Slot<T> {
   value: T;
   leases: number;
+  /** Borrowers it may serve at once. */
+  maxLeases: number;
   uses: number;
   createdAt: number;
   expiresAt: number;
@@ -98,6 +100,10 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
   #utilSum = 0;
   #utilSamples = 0;
   readonly #sampleMask: number;
+  // Resources may be shared (fixed or per-resource lease limit): look for room before idle ones.
+  readonly #shared: boolean;
+  // How many waiters a create in flight is expected to serve: the last resource's limit.
+  #expectedLeases: number;
   // Queued waiters that hold a resource under validation (skipped when serving).
   #holders = 0;
   #failures = 0;
@@ -134,6 +140,8 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
     this.#min = this.#o.min;
     this.#max = this.#o.max;
     this.#sampleMask = this.#o.statsSampleEvery - 1;
+    this.#shared = this.#o.maxLeasesPerResource > 1 || this.#o.leaseLimit !== undefined;
+    this.#expectedLeases = this.#o.maxLeasesPerResource;
     const b = this.#o.breaker;
     if (b !== false) {
       this.#breaker =
@@ -262,6 +270,26 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
     return true;
   }
 
+  /**
+   * Changes how many borrowers `resource` may serve at once (an HTTP/2 server's
+   * `maxConcurrentStreams`, learned after connecting). Lowering it takes effect as leases
+   * return; raising it serves waiters at once. Returns false if the pool does not hold
+   * `resource`.
+   * @throws {RangeError} unless `limit` is an integer >= 1.
+   */
+  setLeaseLimit(resource: T, limit: number): boolean {
+    checkInt('limit', limit, 1);
+    const slot = this.#byValue.get(resource);
+    if (slot === undefined || slot.destroyed) return false;
+    slot.maxLeases = limit;
+    this.#expectedLeases = limit;
+    if (this.#state === OPEN && slot.leases > 0 && !slot.busy && slot.retire === null) {
+      this.#fillShared(slot);
+      this.#pump();
+    }
+    return true;
+  }
+
   /** A cheap snapshot of the pool's size, activity and totals. */
   stats(): PoolStats {
     let active = 0;
@@ -349,7 +377,7 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
 
   /** Takes a resource that can be leased right now without validation, or returns null. */
   #takeReady(): Slot<T> | null {
-    if (this.#o.maxLeasesPerResource > 1) {
+    if (this.#shared) {
       const shared = this.#busiestShared();
       if (shared !== null) return shared;
     }
@@ -378,7 +406,7 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
     for (const slot of this.#slots) {
       if (
         slot.leases > 0 &&
-        slot.leases < this.#o.maxLeasesPerResource &&
+        slot.leases < slot.maxLeases &&
         !slot.busy &&
         slot.retire === null &&
         (best === null || slot.leases > best.leases)
@@ -547,9 +575,8 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
   }
 
   #grow(): void {
-    // A create in flight will serve up to maxLeasesPerResource waiters.
-    let deficit =
-      this.#waiters.size - this.#holders - this.#jobs.size * this.#o.maxLeasesPerResource;
+    // A create in flight will serve up to as many waiters as the last resource took.
+    let deficit = this.#waiters.size - this.#holders - this.#jobs.size * this.#expectedLeases;
     while (deficit > 0 && this.#canCreate()) {
       if (this.#retryPending) {
         if (this.#breaker?.state === 'open') this.#failFast(deficit);
@@ -698,9 +725,21 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
     this.#lastCreateError = undefined;
     const now = this.#o.clock.now();
     const lifetime = this.#o.maxLifetimeMs * (1 - this.#o.lifetimeJitter * this.#o.random());
+    let maxLeases = this.#o.maxLeasesPerResource;
+    if (this.#o.leaseLimit !== undefined) {
+      try {
+        maxLeases = checkInt('leaseLimit()', this.#o.leaseLimit(value), 1);
+      } catch (error) {
+        this.#callDestroy(value, 'broken', error);
+        this.#pump();
+        return;
+      }
+      this.#expectedLeases = maxLeases;
+    }
     const slot: Slot<T> = {
       value,
       leases: 0,
+      maxLeases,
       uses: 0,
       createdAt: now,
       expiresAt: now + lifetime,
@@ -729,7 +768,7 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
     const w = this.#waiters.first();
     if (w !== null) this.#grant(w, slot);
     else this.#toIdle(slot);
-    if (this.#o.maxLeasesPerResource > 1) this.#fillShared(slot);
+    if (this.#shared) this.#fillShared(slot);
     this.#pump();
   }
 
@@ -841,9 +880,10 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
   /** A resource with room goes straight to the oldest waiter, else back to the idle list. */
   #makeAvailable(slot: Slot<T>): void {
     const w = this.#waiters.first();
-    if (w !== null) {
+    // A limit lowered by setLeaseLimit may leave a shared resource over its limit for now.
+    if (w !== null && slot.leases < slot.maxLeases) {
       this.#grant(w, slot);
-      if (this.#o.maxLeasesPerResource > 1) this.#fillShared(slot);
+      if (this.#shared) this.#fillShared(slot);
       return;
     }
     if (slot.leases === 0) this.#toIdle(slot);
@@ -851,10 +891,7 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
 
   /** Gives a shared resource's remaining room to waiters. */
   #fillShared(slot: Slot<T>): void {
-    for (
-      let w = this.#waiters.first();
-      w !== null && slot.leases < this.#o.maxLeasesPerResource;
-    ) {
+    for (let w = this.#waiters.first(); w !== null && slot.leases < slot.maxLeases; ) {
       if (slot.leases === 0) this.#removeIdle(slot);
       this.#grant(w, slot);
       w = this.#waiters.first();
