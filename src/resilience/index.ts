@@ -1,5 +1,16 @@
 // weir/resilience: circuit breaker, retry with backoff, rate limiter, semaphore (bulkhead),
 // timeouts, and wrap() to compose them.
+
+export {
+  type Backoff,
+  constantBackoff,
+  type DecorrelatedJitterOptions,
+  decorrelatedJitter,
+  type ExponentialBackoffOptions,
+  exponentialBackoff,
+  type LinearBackoffOptions,
+  linearBackoff,
+} from './backoff.js';
 export {
   type BreakerEvents,
   type BreakerState,
@@ -21,4 +32,18 @@ export {
   RateLimiter,
   type RateLimiterOptions,
 } from './rate-limiter.js';
+export {
+  type RetryContext,
+  type RetryEvent,
+  type RetryOptions,
+  retry,
+  retryPolicy,
+} from './retry.js';
 export { Semaphore, type SemaphoreOptions, SemaphorePermit } from './semaphore.js';
+export {
+  type TimeoutContext,
+  type TimeoutOptions,
+  timeoutPolicy,
+  withTimeout,
+} from './timeout.js';
+export { wrap } from './wrap.js';
