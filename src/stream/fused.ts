@@ -41,6 +41,8 @@ export class FusedPull<T> implements Pull<T> {
   // One of each is enough: a stage has at most one pull pending.
   readonly #waitUp = new Suspend<T>((s) => this.#continue(s as Step<unknown>));
   readonly #waitOut = new Suspend<T>((out) => this.#settle(out));
+  // Reused: every consumer reads a step's value before it pulls again (see Pull).
+  readonly #out: IteratorYieldResult<T> = { done: false, value: undefined as T };
 
   constructor(up: Pull<unknown>, ops: Op[]) {
     this.#up = up;
@@ -71,7 +73,8 @@ export class FusedPull<T> implements Pull<T> {
       if (out === SKIP) continue;
       if (out === END) return this.#end();
       if (isThenable(out)) return this.#waitFor(out);
-      return { done: false, value: out as T };
+      this.#out.value = out as T;
+      return this.#out;
     }
   }
 

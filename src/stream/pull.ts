@@ -33,7 +33,10 @@ export function settle<T>(r: Pulled<T>): Step<T> | Promise<Step<T>> {
   return r;
 }
 
-/** @internal A pull-based stage. next() is never called concurrently, nor after done or a throw. */
+/**
+ * @internal A pull-based stage. next() is never called concurrently, nor after done or a
+ * throw. A stage may reuse its step object, so a consumer reads `value` before pulling again.
+ */
 export interface Pull<T> {
   next(): Pulled<T>;
   /** Stops early and releases the upstream. May be called while a next() is pending. */

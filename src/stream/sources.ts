@@ -36,6 +36,8 @@ class IteratorPull<T> implements Pull<T> {
 class ArrayPull<T> implements Pull<T> {
   readonly #a: readonly unknown[];
   #i = 0;
+  // Reused: every consumer reads a step's value before it pulls again (see Pull).
+  readonly #step: IteratorYieldResult<T> = { done: false, value: undefined as T };
   constructor(a: readonly unknown[]) {
     this.#a = a;
   }
@@ -45,7 +47,8 @@ class ArrayPull<T> implements Pull<T> {
     if (isThenable(value)) {
       return Promise.resolve(value).then((v) => ({ done: false, value: v as T }));
     }
-    return { done: false, value: value as T };
+    this.#step.value = value as T;
+    return this.#step;
   }
   return(): void {
     this.#i = this.#a.length;
