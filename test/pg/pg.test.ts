@@ -230,6 +230,47 @@ describe('weir/pg against a real PostgreSQL', { skip }, () => {
     await p.down();
   });
 
+  test('a connect that finishes after its caller gave up is closed, never left as a zombie session', async () => {
+    const clock = new FakeClock();
+    const db = make({ max: 1, createTimeoutMs: 1000, breaker: false, clock });
+    const q = db.query('SELECT 1').catch((e: unknown) => e);
+    await clock.advance(1000);
+    assert.ok(isWeirError(await q, 'ERR_POOL_CREATE_TIMEOUT'));
+    await until(async () => (await backends()).length === 0, 'no session left behind');
+    assert.equal(db.stats().size, 0);
+    await db.close();
+  });
+
+  test('an external permit limit bounds the connections a pool opens', async () => {
+    let inUse = 0;
+    let peak = 0;
+    const waiting: (() => void)[] = [];
+    const permits = {
+      acquire: async ({ signal }: { signal: AbortSignal }) => {
+        while (inUse >= 2) {
+          await new Promise<void>((r) => waiting.push(r));
+          signal.throwIfAborted();
+        }
+        inUse++;
+        peak = Math.max(peak, inUse);
+        return {
+          release: () => {
+            inUse--;
+            waiting.shift()?.();
+          },
+        };
+      },
+    };
+    const db = make({ max: 5, permits });
+    await Promise.all(
+      Array.from({ length: 30 }, (_, i) => db.query('SELECT $1::int, pg_sleep(0.002)', [i])),
+    );
+    assert.equal(peak, 2, 'never more connections than permits');
+    await db.close();
+    for (const wake of waiting.splice(0)) wake();
+    await until(() => inUse === 0, 'every permit to come back');
+  });
+
   test('close() with queries in flight ends them and every connection', async () => {
     const db = make({ max: 3 });
     const inflight = Array.from({ length: 3 }, () =>
