@@ -14,7 +14,7 @@ import {
 import { kReturn, Lease, type LeaseOwner } from './lease.js';
 import { type PoolOptions, type ResolvedPoolOptions, resolveOptions } from './options.js';
 import { type PoolEvents, type PoolStats, summarize, WaitSamples } from './stats.js';
-import { type Waiter, WaiterQueue } from './waiters.js';
+import { newWaiter, type Waiter, WaiterQueue } from './waiters.js';
 
 /** Options of one {@link Pool.acquire} call. */
 export interface AcquireOptions {
@@ -353,20 +353,7 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
     }
     return new Promise<Lease<T>>((resolve, reject) => {
       const now = this.#o.clock.now();
-      const w: Waiter<Lease<T>> = {
-        resolve,
-        reject,
-        priority,
-        startedAt: now,
-        deadline: now + timeoutMs,
-        prev: null,
-        next: null,
-        queued: false,
-        holding: null,
-        job: null,
-        disposeAbort: noop,
-        stack,
-      };
+      const w = newWaiter<Lease<T>>(resolve, reject, priority, now, now + timeoutMs, stack);
       this.#waiters.push(w);
       const signal = options?.signal;
       if (signal !== undefined) w.disposeAbort = onAbort(signal, (reason) => this.#fail(w, reason));
@@ -1107,20 +1094,7 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
 
   async #validateIdle(slot: Slot<T>): Promise<void> {
     // A placeholder waiter that nobody waits on: the resource returns to the pool after.
-    const ghost: Waiter<Lease<T>> = {
-      resolve: noop,
-      reject: noop,
-      priority: 0,
-      startedAt: 0,
-      deadline: 0,
-      prev: null,
-      next: null,
-      queued: false,
-      holding: null,
-      job: null,
-      disposeAbort: noop,
-      stack: undefined,
-    };
+    const ghost = newWaiter<Lease<T>>(noop, noop, 0, 0, 0, undefined);
     await this.#validateFor(slot, ghost);
   }
 

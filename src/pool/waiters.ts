@@ -17,6 +17,33 @@ export interface Waiter<T> {
   stack: string | undefined;
 }
 
+/** @internal A waiter not yet in any queue. */
+export function newWaiter<T>(
+  resolve: (value: T) => void,
+  reject: (error: unknown) => void,
+  priority: number,
+  startedAt: number,
+  deadline: number,
+  stack: string | undefined,
+): Waiter<T> {
+  return {
+    resolve,
+    reject,
+    priority,
+    startedAt,
+    deadline,
+    prev: null,
+    next: null,
+    queued: false,
+    holding: null,
+    job: null,
+    disposeAbort: noop,
+    stack,
+  };
+}
+
+const noop = (): void => {};
+
 /**
  * @internal An intrusive doubly linked list ordered by priority (higher first), FIFO
  * among equals. O(1) append for equal priorities and O(1) removal on abort or timeout,
