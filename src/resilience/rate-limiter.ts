@@ -146,12 +146,26 @@ export class RateLimiter implements Policy {
    * @throws {RateLimitedError} `ERR_RATE_LIMITED` when the queue is full.
    * @throws the signal's reason if it aborts while waiting; whatever `fn` throws.
    */
-  async execute<R>(
+  execute<R>(
     fn: (context: PolicyContext) => R | PromiseLike<R>,
     options?: ExecuteOptions,
   ): Promise<R> {
     const signal = options?.signal;
-    if (signal !== undefined || !this.tryAcquire(1)) await this.acquire(1, options);
+    if (signal !== undefined || !this.tryAcquire(1)) return this.#executeWaiting(fn, options);
+    // A token was there: call at once, without an async frame.
+    try {
+      return Promise.resolve(fn(NO_SIGNAL));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  async #executeWaiting<R>(
+    fn: (context: PolicyContext) => R | PromiseLike<R>,
+    options: ExecuteOptions | undefined,
+  ): Promise<R> {
+    await this.acquire(1, options);
+    const signal = options?.signal;
     return fn(signal === undefined ? NO_SIGNAL : { signal });
   }
 
