@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { getEventListeners } from 'node:events';
 import { describe, test } from 'node:test';
 import { FakeClock, flush } from '../../src/internal/clock.js';
 import { isWeirError } from '../../src/internal/errors.js';
@@ -130,6 +131,22 @@ describe('RateLimiter', () => {
     await clock.advance(200);
     await Promise.all([a, c]);
     assert.deepEqual(order, [1, 3]);
+    assert.equal(clock.pendingTimers, 0);
+  });
+
+  test('granted and aborted waits leave no listener on a shared signal', async () => {
+    const { clock, limiter } = make({ ratePerSecond: 10, burst: 1 });
+    const shared = new AbortController();
+    assert.equal(limiter.tryAcquire(), true);
+    const waits = [1, 2].map(() => limiter.acquire(1, { signal: shared.signal }));
+    const own = new AbortController();
+    const aborted = limiter.acquire(1, { signal: own.signal });
+    own.abort();
+    await assert.rejects(aborted);
+    assert.equal(getEventListeners(own.signal, 'abort').length, 0);
+    await clock.advance(200);
+    await Promise.all(waits);
+    assert.equal(getEventListeners(shared.signal, 'abort').length, 0);
     assert.equal(clock.pendingTimers, 0);
   });
 

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { getEventListeners } from 'node:events';
 import { describe, test } from 'node:test';
 import { flush } from '../../src/internal/clock.js';
 import { isWeirError } from '../../src/internal/errors.js';
@@ -153,6 +154,17 @@ describe('Semaphore', () => {
     await Promise.all(all);
     assert.equal(s.available, 2);
     assert.equal(s.waiting, 0);
+  });
+
+  test('a long-lived signal keeps no listener once its waits are over', async () => {
+    const s = new Semaphore(1);
+    const ac = new AbortController();
+    const held = await s.acquire({ signal: ac.signal });
+    const waits = [1, 2, 3].map(() => s.acquire({ signal: ac.signal }));
+    assert.equal(getEventListeners(ac.signal, 'abort').length, 3);
+    held.release();
+    for (const w of waits) (await w).release();
+    assert.equal(getEventListeners(ac.signal, 'abort').length, 0);
   });
 
   test('validates options', () => {
