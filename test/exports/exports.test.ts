@@ -14,9 +14,33 @@ test('weir/pool resolves to the built files and works', async () => {
   assert.match(import.meta.resolve('weir/pool'), /\/dist\/pool\/index\.js$/);
 });
 
-test('the root entry re-exports the core', async () => {
+test('the root entry and every core subpath resolve to built files', async () => {
   const root = await import('weir');
-  assert.equal(typeof root.createPool, 'function');
+  for (const name of [
+    'createPool',
+    'Channel',
+    'select',
+    'stream',
+    'CircuitBreaker',
+    'retry',
+    'RateLimiter',
+    'Semaphore',
+  ]) {
+    assert.equal(typeof (root as Record<string, unknown>)[name], 'function', name);
+  }
+  const channel = await import('weir/channel');
+  const s = await import('weir/stream');
+  const resilience = await import('weir/resilience');
+  assert.equal(typeof channel.Channel, 'function');
+  assert.deepEqual(
+    await s
+      .stream([1, 2, 3])
+      .map((x) => x * 2)
+      .toArray(),
+    [2, 4, 6],
+  );
+  assert.equal(typeof resilience.withTimeout, 'function');
+  assert.match(import.meta.resolve('weir/stream'), /\/dist\/stream\/index\.js$/);
 });
 
 test('integration subpaths resolve to built files', async () => {
