@@ -1,0 +1,233 @@
+import type { Dispatcher } from 'undici';
+import { isWeirError } from '../internal/errors.js';
+import type { Lease } from '../pool/index.js';
+import type { Connection } from './connection.js';
+import { HttpError, isSocketError, requestError } from './errors.js';
+import type { LegacyHandler } from './handler.js';
+import type { OriginPool } from './origin-pool.js';
+
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
+
+/** A body that can be sent a second time: absent, a string or bytes (not a stream). */
+export function isReplayable(body: unknown): boolean {
+  return (
+    body == null ||
+    typeof body === 'string' ||
+    body instanceof Uint8Array ||
+    body instanceof ArrayBuffer
+  );
+}
+
+/** Turns a pool's acquire failure into the error a caller of `weir/http` should see. */
+function acquireError(origin: string, error: unknown): unknown {
+  if (isWeirError(error, 'ERR_POOL_CREATE_FAILED') && error.cause instanceof HttpError) {
+    return error.cause;
+  }
+  if (isWeirError(error, 'ERR_POOL_CREATE_TIMEOUT')) {
+    return new HttpError(
+      'ERR_HTTP_CONNECT_TIMEOUT',
+      origin,
+      `Timed out connecting to ${origin} (connectTimeoutMs); is the server up and reachable?`,
+      error,
+    );
+  }
+  return error;
+}
+
+const IDLE = 0;
+const ACQUIRING = 1;
+const SENT = 2;
+const DONE = 3;
+
+/**
+ * One request's way through an origin's pool: wait for a connection, send on it, give the
+ * connection back when the response ends (or retire it when it broke), and retry once on
+ * another connection when a reused keep-alive socket turned out to be closed before any
+ * response byte arrived (nodejs/node#47130) or an HTTP/2 session went away.
+ *
+ * It is the handler undici's Client drives, and drives the caller's handler in turn: the
+ * caller sees one `onConnect` (its abort works in every phase) and one outcome, whatever
+ * happened underneath.
+ * @internal
+ */
+export class Exchange implements LegacyHandler {
+  readonly #origin: OriginPool;
+  readonly #opts: Dispatcher.DispatchOptions;
+  readonly #outer: LegacyHandler;
+  #state = IDLE;
+  #lease: Lease<Connection> | null = null;
+  #conn: Connection | null = null;
+  #reused = false;
+  #started = false;
+  #retried = false;
+  #failedSeq = -1;
+  #acquireAbort: AbortController | null = null;
+  #underlyingAbort: ((reason?: unknown) => void) | null = null;
+  #abortReason: unknown = undefined;
+  #aborted = false;
+
+  constructor(origin: OriginPool, opts: Dispatcher.DispatchOptions, outer: LegacyHandler) {
+    this.#origin = origin;
+    this.#opts = opts;
+    this.#outer = outer;
+  }
+
+  start(): void {
+    this.#origin.requests++;
+    // The caller gets its abort at once, so it can cancel while waiting for a connection.
+    this.#outer.onConnect?.(this.#abort);
+    if (this.#aborted) return;
+    this.#acquire();
+  }
+
+  readonly #abort = (reason?: unknown): void => {
+    if (this.#aborted || this.#state === DONE) return;
+    this.#aborted = true;
+    this.#abortReason = reason ?? new DOMException('The request was aborted', 'AbortError');
+    if (this.#state === ACQUIRING) this.#acquireAbort?.abort(this.#abortReason);
+    else if (this.#state === SENT) this.#underlyingAbort?.(this.#abortReason);
+    else this.#fail(this.#abortReason);
+  };
+
+  #acquire(): void {
+    this.#state = ACQUIRING;
+    const controller = new AbortController();
+    this.#acquireAbort = controller;
+    this.#origin.pool.acquire({ signal: controller.signal }).then(
+      (lease) => this.#onLease(lease),
+      (error: unknown) => {
+        if (this.#state !== ACQUIRING) return;
+        this.#fail(
+          this.#aborted ? this.#abortReason : acquireError(this.#origin.origin.key, error),
+        );
+      },
+    );
+  }
+
+  #onLease(lease: Lease<Connection>): void {
+    if (this.#state !== ACQUIRING) {
+      lease.release();
+      return;
+    }
+    this.#acquireAbort = null;
+    const conn = lease.value;
+    if (conn.closed !== undefined) {
+      // Closed while idle, between the pool's last look and now: replace it.
+      lease.destroy(conn.closed);
+      this.#acquire();
+      return;
+    }
+    if (
+      this.#retried &&
+      conn.inFlight === 0 &&
+      conn.requests > 0 &&
+      conn.lastDoneSeq <= this.#failedSeq
+    ) {
+      // It sat idle across the failure, as the failed one did: the server likely closed it
+      // too. The retry goes on a connection known to be alive.
+      lease.destroy(new Error('stale: idle across a keep-alive race'));
+      this.#acquire();
+      return;
+    }
+    this.#lease = lease;
+    this.#conn = conn;
+    this.#reused = conn.requests > 0;
+    conn.requests++;
+    conn.inFlight++;
+    this.#origin.inFlight++;
+    this.#state = SENT;
+    this.#underlyingAbort = null;
+    try {
+      conn.client.dispatch(this.#opts, this as Dispatcher.DispatchHandler);
+    } catch (error) {
+      this.onError(error as Error);
+    }
+  }
+
+  // ---- driven by undici's Client --------------------------------------------------
+
+  onConnect(abort: (reason?: unknown) => void): void {
+    this.#underlyingAbort = abort;
+    if (this.#aborted) abort(this.#abortReason);
+  }
+
+  onResponseStarted(): void {
+    this.#outer.onResponseStarted?.();
+  }
+
+  onHeaders(status: number, raw: Buffer[], resume: () => void, statusText: string): boolean {
+    this.#started = true;
+    return this.#outer.onHeaders?.(status, raw, resume, statusText) ?? true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    return this.#outer.onData?.(chunk) ?? true;
+  }
+
+  onComplete(trailers: Buffer[] | null): void {
+    this.#finish(undefined);
+    this.#outer.onComplete?.(trailers);
+  }
+
+  onUpgrade(status: number, raw: Buffer[] | string[] | null, socket: unknown): void {
+    // The socket now belongs to the caller (CONNECT, WebSocket): it never returns to the pool.
+    this.#finish(new Error('upgraded'));
+    this.#outer.onUpgrade?.(status, raw, socket);
+  }
+
+  onError(error: Error): void {
+    if (this.#state !== SENT) return;
+    if (!this.#aborted && !this.#started && this.#mayRetry(error)) {
+      this.#retry(error);
+      return;
+    }
+    this.#finish(error);
+    this.#fail(this.#aborted ? this.#abortReason : error);
+  }
+
+  // ---- outcomes -------------------------------------------------------------------
+
+  #mayRetry(error: unknown): boolean {
+    if (this.#retried || !isReplayable(this.#opts.body)) return false;
+    // Refused by a closed connection before anything was written: safe for any method.
+    if (isWeirError(error, 'ERR_HTTP_CONNECTION_RETIRED')) return true;
+    if (!isSocketError(error)) return false;
+    const method = (this.#opts.method ?? 'GET').toUpperCase();
+    if (!IDEMPOTENT.has(method)) return false;
+    // HTTP/1.1: only a reused socket can have been closed by the server while idle.
+    // HTTP/2: a GOAWAY or a reset session refuses streams on any session.
+    return this.#reused || this.#conn!.h2;
+  }
+
+  #retry(error: unknown): void {
+    this.#retried = true;
+    this.#origin.retries++;
+    this.#finish(error);
+    this.#failedSeq = this.#origin.seq;
+    this.#acquire();
+  }
+
+  /** Gives the connection back: reusable after a clean finish, retired after a broken one. */
+  #finish(error: unknown): void {
+    const conn = this.#conn;
+    const lease = this.#lease;
+    if (conn === null || lease === null) return;
+    this.#conn = null;
+    this.#lease = null;
+    this.#state = DONE;
+    conn.inFlight--;
+    conn.lastDoneSeq = ++this.#origin.seq;
+    this.#origin.inFlight--;
+    // An HTTP/1.1 error leaves the socket in an unknown state (undici resets it); an HTTP/2
+    // stream error leaves its session healthy unless the session itself closed.
+    if (error === undefined || (conn.h2 && conn.closed === undefined)) lease.release();
+    else lease.destroy(error);
+  }
+
+  #fail(error: unknown): void {
+    this.#state = DONE;
+    const mapped = requestError(this.#origin.origin.key, error);
+    this.#origin.countError(mapped);
+    this.#outer.onError?.(mapped as Error);
+  }
+}

@@ -1,0 +1,12 @@
+export type { RequestBody } from './body.js';
+export {
+  createHttpPool,
+  HttpPool,
+  type HttpPoolStats,
+  type HttpRequestOptions,
+} from './dispatcher.js';
+export { HttpError } from './errors.js';
+export type { HttpPoolOptions, HttpTlsOptions, OriginOptions } from './options.js';
+export { type Origin, originOf } from './origin.js';
+export type { OriginStats } from './origin-pool.js';
+export { type HttpResponse, ResponseBody } from './response.js';
