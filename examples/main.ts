@@ -1,7 +1,12 @@
-// `npm start`: weir's pool at work. 200 concurrent tasks share 8 simulated connections
-// whose factory is slow and sometimes fails; the pool queues them fairly, retries
-// creation with backoff, validates idle connections, and reports what it did.
+// `npm start`: weir's core at work. Part 1: 200 concurrent tasks share 8 simulated
+// connections whose factory is slow and sometimes fails; the pool queues them fairly,
+// retries creation with backoff and reports what it did. Part 2: a pipeline that reads
+// 1,000 jobs lazily, runs them 8 at a time through the pool under a rate limit, and
+// hands batches to a consumer through a bounded channel that pushes back.
+import { Channel } from '../src/channel/index.js';
 import { createPool, isWeirError } from '../src/pool/index.js';
+import { RateLimiter } from '../src/resilience/index.js';
+import { stream } from '../src/stream/index.js';
 
 let nextId = 0;
 class Connection {
@@ -60,6 +65,45 @@ console.log(
 );
 console.log(
   `wait: p50 ${s.waitMs.p50.toFixed(1)} ms, p99 ${s.waitMs.p99.toFixed(1)} ms; create errors ${s.createErrors}; breaker ${s.breaker}`,
+);
+
+console.log(
+  '\npipeline: 1,000 jobs -> map(concurrency 8, via the pool) -> batch(100) -> channel(2) -> consumer',
+);
+const limiter = new RateLimiter({ ratePerSecond: 20_000, burst: 200 });
+const batches = new Channel<number[]>(2);
+let maxBuffered = 0;
+const consumer = (async () => {
+  let rows = 0;
+  for await (const batch of batches) {
+    await new Promise((r) => setTimeout(r, 20)); // a slow consumer: the producer waits for it
+    maxBuffered = Math.max(maxBuffered, batches.length);
+    rows += batch.length;
+  }
+  return rows;
+})();
+function* jobs() {
+  for (let i = 0; i < 1000; i++) yield i;
+}
+const t0 = performance.now();
+await stream(jobs())
+  .map(
+    async (job) => {
+      await limiter.acquire();
+      return pool.use((conn) => conn.query(job % 3)).catch(() => -1);
+    },
+    { concurrency: 8 },
+  )
+  .batch(100)
+  .pipeTo(batches);
+// pipeTo closed the channel when the stream ended, so the consumer's loop ends too.
+const rows = await consumer;
+console.log(
+  `${rows} results in ${Math.round(performance.now() - t0)} ms; the channel held at most ${maxBuffered} batches (capacity 2) while the consumer lagged`,
+);
+const after = pool.stats();
+console.log(
+  `pool after both parts: ${after.acquired} acquires on ${after.created} connections, ${after.timeouts} timeouts`,
 );
 await pool.drain();
 console.log(`drained: ${JSON.stringify({ state: pool.stats().state, size: pool.stats().size })}`);
