@@ -76,7 +76,7 @@ let maxBuffered = 0;
 const consumer = (async () => {
   let rows = 0;
   for await (const batch of batches) {
-    await new Promise((r) => setTimeout(r, 20)); // a slow consumer: the producer waits for it
+    await new Promise((r) => setTimeout(r, 80)); // a slow consumer: the producer waits for it
     maxBuffered = Math.max(maxBuffered, batches.length);
     rows += batch.length;
   }
