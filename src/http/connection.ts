@@ -27,8 +27,6 @@ export class Connection {
   requests = 0;
   /** Requests on it that have not finished. */
   inFlight = 0;
-  /** Origin-wide completion sequence number of its last finished request. */
-  lastDoneSeq = 0;
   /** Streams the HTTP/2 server allows at once, once its SETTINGS arrived. */
   serverStreams: number | undefined;
 

@@ -60,7 +60,6 @@ export class Exchange implements LegacyHandler {
   #reused = false;
   #started = false;
   #retried = false;
-  #failedSeq = -1;
   #acquireAbort: AbortController | null = null;
   #underlyingAbort: ((reason?: unknown) => void) | null = null;
   #abortReason: unknown = undefined;
@@ -117,15 +116,10 @@ export class Exchange implements LegacyHandler {
       this.#acquire();
       return;
     }
-    if (
-      this.#retried &&
-      conn.inFlight === 0 &&
-      conn.requests > 0 &&
-      conn.lastDoneSeq <= this.#failedSeq
-    ) {
-      // It sat idle across the failure, as the failed one did: the server likely closed it
-      // too. The retry goes on a connection known to be alive.
-      lease.destroy(new Error('stale: idle across a keep-alive race'));
+    if (this.#retried && !conn.h2 && conn.requests > 0) {
+      // The retry goes on a newly opened connection. An idle one handed out now sat idle
+      // like the one that failed, and the server that closed that one likely closed it too.
+      lease.destroy(new Error('idle across a keep-alive race'));
       this.#acquire();
       return;
     }
@@ -203,7 +197,6 @@ export class Exchange implements LegacyHandler {
     this.#retried = true;
     this.#origin.retries++;
     this.#finish(error);
-    this.#failedSeq = this.#origin.seq;
     this.#acquire();
   }
 
@@ -216,7 +209,6 @@ export class Exchange implements LegacyHandler {
     this.#lease = null;
     this.#state = DONE;
     conn.inFlight--;
-    conn.lastDoneSeq = ++this.#origin.seq;
     this.#origin.inFlight--;
     // An HTTP/1.1 error leaves the socket in an unknown state (undici resets it); an HTTP/2
     // stream error leaves its session healthy unless the session itself closed.

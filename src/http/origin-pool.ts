@@ -52,8 +52,6 @@ export class OriginPool {
   inFlight = 0;
   requests = 0;
   retries = 0;
-  /** Bumped on every finished request; tells which connections sat idle across a failure. */
-  seq = 0;
   readonly errors = new Map<string, number>();
 
   constructor(origin: Origin, options: ResolvedOriginOptions, name: string) {
