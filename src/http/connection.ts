@@ -152,6 +152,9 @@ function wrap(
       });
     },
     allowH2: h2,
+    // undici caps requests in flight per Client at `pipelining` (1 unless given), HTTP/2
+    // included; the pool's lease limit is the real bound, so let the Client take them all.
+    pipelining: h2 ? o.maxConcurrentStreams : 1,
     maxConcurrentStreams: o.maxConcurrentStreams,
     keepAliveTimeout: o.idleTimeoutMs,
     // A server's Keep-Alive hint may lower the idle timeout, never raise it.
@@ -190,7 +193,9 @@ function hostForUrl(hostname: string): string {
  */
 function watchSession(conn: Connection, hooks: ConnectionHooks): void {
   const socket = conn.socket as unknown as Record<symbol, unknown>;
-  const key = Object.getOwnPropertySymbols(socket).find((s) => s.description === 'http2session');
+  const key = Object.getOwnPropertySymbols(socket).find(
+    (s) => s.description?.toLowerCase() === 'http2session',
+  );
   const session = key === undefined ? undefined : (socket[key] as SessionLike | undefined);
   if (session === undefined || typeof session.on !== 'function') return;
   const apply = (settings: { maxConcurrentStreams?: number } | undefined): void => {
