@@ -1,8 +1,10 @@
+import type { Writable } from 'node:stream';
 import { Dispatcher } from 'undici';
 import type { Clock } from '../internal/clock.js';
 import { realClock } from '../internal/clock.js';
 import { checkObject } from '../internal/options.js';
 import { checkSignal } from '../internal/signals.js';
+import { WeirHttpAgent, WeirHttpsAgent } from './agent.js';
 import { type RequestBody, toDispatchBody } from './body.js';
 import { HttpError } from './errors.js';
 import { Exchange } from './exchange.js';
@@ -10,6 +12,13 @@ import { type LegacyHandler, toLegacy } from './handler.js';
 import { type HttpPoolOptions, type OriginOptions, resolveOriginOptions } from './options.js';
 import { type Origin, originOf } from './origin.js';
 import { OriginPool, type OriginStats } from './origin-pool.js';
+import {
+  type DownloadOptions,
+  download,
+  type TransferResult,
+  type UploadOptions,
+  upload,
+} from './progress.js';
 import { type HttpResponse, ResponseReader } from './response.js';
 
 /** Options of {@link HttpPool.request}. */
@@ -249,6 +258,57 @@ export class HttpPool extends Dispatcher {
     total.reuseRate =
       total.requests === 0 ? 0 : Math.max(0, (total.requests - total.opened) / total.requests);
     return total;
+  }
+
+  /**
+   * A Node `http.Agent` for libraries that take one (axios, got, `http.request`): its
+   * sockets come from weir pools per origin with this pool's settings (HTTP/1.1; separate
+   * from the connections `request` and `dispatch` use, since Node's client owns the
+   * protocol on them).
+   * @example
+   * await axios.get(url, { httpAgent: http.toHttpAgent() });
+   */
+  toHttpAgent(): WeirHttpAgent {
+    return new WeirHttpAgent(this.#agentSource);
+  }
+
+  /** Same as {@link HttpPool.toHttpAgent} for https: a Node `https.Agent`. */
+  toHttpsAgent(): WeirHttpsAgent {
+    return new WeirHttpsAgent(this.#agentSource);
+  }
+
+  readonly #agentSource = {
+    resolveOrigin: (origin: Origin) =>
+      resolveOriginOptions(this.#options, this.#overrides.get(origin.key)),
+    get poolName(): string {
+      return 'http';
+    },
+  };
+
+  /**
+   * Downloads `url` into a file (path) or a Writable, with backpressure and progress;
+   * `resume: true` continues a partial file with a `Range` request.
+   * @throws {HttpError} `ERR_HTTP_STATUS` for a status outside 2xx, and whatever `request` throws.
+   * @example
+   * await http.download(url, '/tmp/big.iso', { resume: true, onProgress: (p) => log(p.bytes, p.total) });
+   */
+  download(
+    url: string | URL,
+    destination: string | Writable,
+    options?: DownloadOptions,
+  ): Promise<TransferResult> {
+    return download(this, this.#clock, url, destination, options);
+  }
+
+  /**
+   * Uploads `source` (bytes, a string, a file stream, any iterable) with progress counted
+   * as the socket takes the bytes.
+   * @throws {HttpError} `ERR_HTTP_STATUS` for a status outside 2xx, and whatever `request` throws.
+   * @example
+   * await http.upload(url, fs.createReadStream(file), { size, onProgress });
+   */
+  upload(url: string | URL, source: RequestBody, options?: UploadOptions): Promise<TransferResult> {
+    return upload(this, this.#clock, url, source, options);
   }
 
   /** @internal The pool of one origin (for the agent, downloads and tests). */

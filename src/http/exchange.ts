@@ -19,7 +19,7 @@ export function isReplayable(body: unknown): boolean {
 }
 
 /** Turns a pool's acquire failure into the error a caller of `weir/http` should see. */
-function acquireError(origin: string, error: unknown): unknown {
+export function acquireError(origin: string, error: unknown): unknown {
   if (isWeirError(error, 'ERR_POOL_CREATE_FAILED') && error.cause instanceof HttpError) {
     return error.cause;
   }

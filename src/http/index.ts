@@ -1,3 +1,4 @@
+export { WeirHttpAgent, WeirHttpsAgent } from './agent.js';
 export type { RequestBody } from './body.js';
 export {
   createHttpPool,
@@ -9,4 +10,11 @@ export { HttpError } from './errors.js';
 export type { HttpPoolOptions, HttpTlsOptions, OriginOptions } from './options.js';
 export { type Origin, originOf } from './origin.js';
 export type { OriginStats } from './origin-pool.js';
+export type {
+  DownloadOptions,
+  Progress,
+  TransferOptions,
+  TransferResult,
+  UploadOptions,
+} from './progress.js';
 export { type HttpResponse, ResponseBody } from './response.js';
