@@ -116,18 +116,35 @@ export async function writeTo(
   signal?.addEventListener('abort', onAbort, { once: true });
 
   const it = source.values({ signal: stop.signal });
+  // Bytes written whose callback has not fired yet. A sink that takes writes
+  // synchronously (a fast socket) returns true from write() and calls back only on a later
+  // tick, so 'drain' alone would let a synchronous source run to its end with every
+  // chunk still held; waiting on this count bounds memory and lets buffers be reused.
+  let inflight = 0;
+  let wake: (() => void) | undefined;
+  const limit = Math.max(dest.writableHighWaterMark, 4 * 32 * 1024);
   try {
     for (;;) {
       const r = await it.next();
       if (r.done === true) break;
       const chunk = r.value;
       if (disconnected) break;
+      inflight += chunk.length;
       // The chunk's buffer is reused only once the write is complete: after write()
       // returns, the bytes may still wait in the response's buffer.
       const ok = dest.write(chunk, (error) => {
+        inflight -= chunk.length;
         if (error == null) releaseChunk(chunk);
+        const w = wake;
+        wake = undefined;
+        w?.();
       });
       if (!ok) await drained(dest, res);
+      else if (inflight > limit) {
+        await completed(res, (resolve) => {
+          wake = resolve;
+        });
+      }
     }
     if (disconnected) {
       await it.return?.();
@@ -144,6 +161,18 @@ export async function writeTo(
     res.off('close', onClose);
     signal?.removeEventListener('abort', onAbort);
   }
+}
+
+// Waits until `arm`'s callback is called, or the response closes.
+function completed(res: NodeResponse, arm: (resolve: () => void) => void): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = (): void => {
+      res.off('close', done);
+      resolve();
+    };
+    res.on('close', done);
+    arm(done);
+  });
 }
 
 function drained(dest: Writable, res: NodeResponse): Promise<void> {
