@@ -1,0 +1,25 @@
+export { isWeirError, WeirError } from '../internal/errors.js';
+export {
+  type ConnectSseOptions,
+  connectSse,
+  type SseFetch,
+  type SseFetchResponse,
+} from './client.js';
+export type { SseMessage } from './encode.js';
+export {
+  SseClosedError,
+  SseFieldError,
+  SseLimitError,
+  SseResponseError,
+  SseRetriesExhaustedError,
+  SseSlowClientError,
+} from './errors.js';
+export { SseHub, type SseHubClient, type SseHubOptions } from './hub.js';
+export { type SseEvent, SseParser, type SseParserOptions } from './parser.js';
+export {
+  createSseStream,
+  type NodeResponse,
+  SSE_HEADERS,
+  SseStream,
+  type SseStreamOptions,
+} from './writer.js';
