@@ -4,7 +4,7 @@ import { abortReason, checkSignal } from '../internal/signals.js';
 import type { Source } from '../stream/sources.js';
 import { type Stream, stream } from '../stream/stream.js';
 import { SseResponseError, SseRetriesExhaustedError } from './errors.js';
-import { type SseEvent, SseParser } from './parser.js';
+import { type SseEvent, SseParser, type SseParserOptions } from './parser.js';
 
 /** The part of a fetch `Response` that {@link connectSse} uses. */
 export interface SseFetchResponse {
@@ -38,10 +38,10 @@ export interface ConnectSseOptions {
   maxRetryMs?: number | undefined;
   /** Failed attempts in a row (no response, or a broken one) before giving up. @default Infinity */
   maxRetries?: number | undefined;
-  /** Longest line, in bytes. @default 1048576 (1 MiB) */
-  maxLineBytes?: number | undefined;
-  /** Largest data of one event, in bytes. @default 4194304 (4 MiB) */
-  maxEventBytes?: number | undefined;
+  /** Longest line, in characters (see {@link SseParserOptions}). @default 1048576 */
+  maxLineLength?: number | undefined;
+  /** Largest data of one event, in characters. @default 4194304 */
+  maxEventLength?: number | undefined;
   /** @default realClock */
   clock?: Clock | undefined;
   /** Source of jitter in [0, 1). @default Math.random */
@@ -79,8 +79,8 @@ export function connectSse(url: string | URL, options?: ConnectSseOptions): Stre
     0,
     true,
   );
-  const maxLineBytes = checkInt('maxLineBytes', options?.maxLineBytes ?? 1024 * 1024, 1);
-  const maxEventBytes = checkInt('maxEventBytes', options?.maxEventBytes ?? 4 * 1024 * 1024, 1);
+  const maxLineLength = checkInt('maxLineLength', options?.maxLineLength ?? 1024 * 1024, 1);
+  const maxEventLength = checkInt('maxEventLength', options?.maxEventLength ?? 4 * 1024 * 1024, 1);
   const clock = options?.clock ?? realClock;
   const random = checkFn<() => number>('random', options?.random, false) ?? Math.random;
   const extra = { ...options?.headers };
@@ -132,8 +132,8 @@ export function connectSse(url: string | URL, options?: ConnectSseOptions): Stre
               retry = ms;
             },
             lastEventId,
-            maxLineBytes,
-            maxEventBytes,
+            maxLineLength,
+            maxEventLength,
           });
           try {
             for await (const chunk of bodyOf(res)) {

@@ -37,19 +37,19 @@ export class SseSlowClientError extends WeirError {
 }
 
 /**
- * An incoming event stream broke a size limit: a line over `maxLineBytes`
- * (`ERR_SSE_LINE_TOO_LONG`) or an event's data over `maxEventBytes`
+ * An incoming event stream broke a size limit: a line over `maxLineLength`
+ * (`ERR_SSE_LINE_TOO_LONG`) or an event's data over `maxEventLength`
  * (`ERR_SSE_EVENT_TOO_LARGE`).
  */
 export class SseLimitError extends WeirError {
-  /** The limit that was exceeded, in bytes. */
+  /** The limit that was exceeded, in characters. */
   readonly limit: number;
   constructor(code: 'ERR_SSE_LINE_TOO_LONG' | 'ERR_SSE_EVENT_TOO_LARGE', limit: number) {
     super(
       code,
       code === 'ERR_SSE_LINE_TOO_LONG'
-        ? `An event-stream line is longer than maxLineBytes (${limit} bytes)`
-        : `An event's data is larger than maxEventBytes (${limit} bytes)`,
+        ? `An event-stream line is longer than maxLineLength (${limit} characters)`
+        : `An event's data is longer than maxEventLength (${limit} characters)`,
     );
     this.limit = limit;
   }

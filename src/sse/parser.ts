@@ -19,28 +19,37 @@ export interface SseParserOptions {
   onRetry?: ((ms: number) => void) | undefined;
   /** Called with each comment's text (after the `:`). */
   onComment?: ((text: string) => void) | undefined;
-  /** Longest line, in bytes; a longer one throws `ERR_SSE_LINE_TOO_LONG`. @default 1048576 (1 MiB) */
-  maxLineBytes?: number | undefined;
-  /** Largest data of one event, in bytes; larger throws `ERR_SSE_EVENT_TOO_LARGE`. @default 4194304 (4 MiB) */
-  maxEventBytes?: number | undefined;
+  /**
+   * Longest line, in characters (UTF-16 code units, bytes for ASCII); a longer one throws
+   * `ERR_SSE_LINE_TOO_LONG`.
+   * @default 1048576
+   */
+  maxLineLength?: number | undefined;
+  /**
+   * Largest data of one event, in characters; larger throws `ERR_SSE_EVENT_TOO_LARGE`.
+   * @default 4194304
+   */
+  maxEventLength?: number | undefined;
   /** The last event id to start from (a reconnecting client's). @default '' */
   lastEventId?: string | undefined;
 }
 
-const LF = 0x0a;
-const CR = 0x0d;
-const COLON = 0x3a;
-const SPACE = 0x20;
-const EMPTY = Buffer.alloc(0);
+const LF = 10;
+const CR = 13;
+const COLON = 58;
+const SPACE = 32;
 
 /**
  * An incremental parser for `text/event-stream`, following the WHATWG HTML rules exactly:
- * a leading BOM is skipped; lines end in CRLF, LF or CR, even split across chunks; `data`
- * lines are joined with `\n`; an `id` containing NUL is ignored; `retry` counts only when
- * it is all ASCII digits; comments are skipped; a blank line dispatches; the last event id
- * carries over from event to event; an event cut off by the end of the stream is
- * discarded. It scans bytes and decodes only field values, per line, which is equivalent
- * to decoding the whole stream first since a line break is never part of a UTF-8 sequence.
+ * the stream is decoded as UTF-8 (a leading BOM skipped, invalid bytes as U+FFFD, a
+ * character split across chunks kept whole); lines end in CRLF, LF or CR, even split
+ * across chunks; `data` lines are joined with `\n`; an `id` containing NUL is ignored;
+ * `retry` counts only when it is all ASCII digits; comments are skipped; a blank line
+ * dispatches; the last event id carries over from event to event; an event cut off by the
+ * end of the stream is discarded.
+ *
+ * Each chunk is decoded once and its lines found by native search; field values are
+ * slices of the decoded text, which V8 makes without copying.
  *
  * @throws {TypeError|RangeError} at construction for a bad option; `feed()` throws
  * `ERR_SSE_LINE_TOO_LONG` / `ERR_SSE_EVENT_TOO_LARGE` over the limits.
@@ -55,27 +64,24 @@ export class SseParser {
   readonly #onComment: ((text: string) => void) | undefined;
   readonly #maxLine: number;
   readonly #maxEvent: number;
+  #decoder = new TextDecoder('utf-8');
   #lastEventId: string;
   #idBuffer: string;
-
   #type = '';
   #data = '';
   #hasData = false;
-  #dataBytes = 0;
-  #retry: number | undefined = undefined;
-  // A line begun in an earlier chunk.
-  #carry: Buffer = EMPTY;
-  #carryLen = 0;
+  #carry = ''; // a line begun in an earlier chunk
   #skipLF = false; // the previous chunk ended in CR: a LF first in this one belongs to it
-  #start: Buffer | undefined = EMPTY; // bytes held at the very start until the BOM is decided
+  #started = false;
+  #retry: number | undefined = undefined;
 
   constructor(options: SseParserOptions) {
     checkObject('options', options);
     this.#onEvent = checkFn<(e: SseEvent) => void>('onEvent', options?.onEvent, true)!;
     this.#onRetry = checkFn('onRetry', options.onRetry, false);
     this.#onComment = checkFn('onComment', options.onComment, false);
-    this.#maxLine = checkInt('maxLineBytes', options.maxLineBytes ?? 1024 * 1024, 1);
-    this.#maxEvent = checkInt('maxEventBytes', options.maxEventBytes ?? 4 * 1024 * 1024, 1);
+    this.#maxLine = checkInt('maxLineLength', options.maxLineLength ?? 1024 * 1024, 1);
+    this.#maxEvent = checkInt('maxEventLength', options.maxEventLength ?? 4 * 1024 * 1024, 1);
     // The spec keeps two: the source's last event ID string, which outlives a stream, and
     // each stream's buffer, which starts empty.
     this.#lastEventId = options.lastEventId ?? '';
@@ -92,67 +98,63 @@ export class SseParser {
     return this.#retry;
   }
 
-  /** Parses the next chunk of the stream (bytes, or text that is encoded first). */
+  /** Parses the next chunk of the stream: bytes, or text already decoded. */
   feed(chunk: Uint8Array | string): void {
-    let buf =
-      typeof chunk === 'string'
-        ? Buffer.from(chunk, 'utf8')
-        : Buffer.isBuffer(chunk)
-          ? chunk
-          : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-    if (this.#start !== undefined) {
-      // Hold up to 3 bytes at the very start to tell whether they are a BOM.
-      const head = this.#start.length === 0 ? buf : Buffer.concat([this.#start, buf]);
-      if (head.length < 3 && isBomPrefix(head)) {
-        this.#start = head;
-        return;
-      }
-      this.#start = undefined;
-      buf = isBomPrefix(head) ? head.subarray(3) : head;
+    let text: string;
+    if (typeof chunk === 'string') {
+      text = chunk;
+      if (!this.#started && text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+    } else {
+      // The decoder holds back a character split across chunks, and drops the BOM at the
+      // start of the stream only.
+      text = this.#decoder.decode(chunk, { stream: true });
     }
-    this.#scan(buf);
+    if (text.length === 0) return;
+    this.#started = true;
+    this.#scan(text);
   }
 
   /** The stream ended: a partial line or event is discarded, as the spec says. */
   end(): void {
-    this.#carryLen = 0;
+    this.#decoder.decode();
+    this.#decoder = new TextDecoder('utf-8');
+    this.#carry = '';
     this.#skipLF = false;
+    this.#started = false;
     this.#resetEvent();
     this.#idBuffer = '';
-    this.#start = EMPTY;
   }
 
-  #scan(buf: Buffer): void {
-    const len = buf.length;
+  #scan(s: string): void {
+    const len = s.length;
     let i = 0;
-    if (this.#skipLF && len > 0) {
+    if (this.#skipLF) {
       this.#skipLF = false;
-      if (buf[0] === LF) i = 1;
+      if (s.charCodeAt(0) === LF) i = 1;
     }
-    // Next LF and CR at or after i, each found once per chunk by native search.
+    // Next LF and CR at or after i, each found by native search and reused until passed.
     let lf = -2;
     let cr = -2;
     while (i < len) {
-      if (lf !== -1 && lf < i) lf = buf.indexOf(LF, i);
-      if (cr !== -1 && cr < i) cr = buf.indexOf(CR, i);
-      const eol = lf === -1 ? cr : cr === -1 ? lf : Math.min(lf, cr);
+      if (lf !== -1 && lf < i) lf = s.indexOf('\n', i);
+      if (cr !== -1 && cr < i) cr = s.indexOf('\r', i);
+      const eol = lf === -1 ? cr : cr === -1 ? lf : lf < cr ? lf : cr;
       if (eol === -1) {
-        this.#keep(buf, i, len);
+        this.#keep(s.slice(i));
         return;
       }
-      if (this.#carryLen > 0) {
-        this.#keep(buf, i, eol);
+      if (this.#carry.length > 0) {
+        this.#keep(s.slice(i, eol));
         const line = this.#carry;
-        const n = this.#carryLen;
-        this.#carryLen = 0;
-        this.#line(line, 0, n);
+        this.#carry = '';
+        this.#line(line, 0, line.length);
       } else {
         if (eol - i > this.#maxLine)
           throw new SseLimitError('ERR_SSE_LINE_TOO_LONG', this.#maxLine);
-        this.#line(buf, i, eol);
+        this.#line(s, i, eol);
       }
-      if (buf[eol] === CR) {
-        if (eol + 1 < len) i = buf[eol + 1] === LF ? eol + 2 : eol + 1;
+      if (s.charCodeAt(eol) === CR) {
+        if (eol + 1 < len) i = s.charCodeAt(eol + 1) === LF ? eol + 2 : eol + 1;
         else {
           this.#skipLF = true;
           i = len;
@@ -161,73 +163,67 @@ export class SseParser {
     }
   }
 
-  #keep(buf: Buffer, from: number, to: number): void {
-    const n = to - from;
-    if (n === 0) return;
-    const need = this.#carryLen + n;
-    if (need > this.#maxLine) throw new SseLimitError('ERR_SSE_LINE_TOO_LONG', this.#maxLine);
-    if (need > this.#carry.length) {
-      const grown = Buffer.allocUnsafe(Math.min(this.#maxLine, Math.max(256, need * 2)));
-      this.#carry.copy(grown, 0, 0, this.#carryLen);
-      this.#carry = grown;
+  #keep(part: string): void {
+    if (this.#carry.length + part.length > this.#maxLine) {
+      throw new SseLimitError('ERR_SSE_LINE_TOO_LONG', this.#maxLine);
     }
-    buf.copy(this.#carry, this.#carryLen, from, to);
-    this.#carryLen = need;
+    this.#carry += part;
   }
 
-  #line(buf: Buffer, s: number, e: number): void {
-    if (s === e) {
+  #line(s: string, b: number, e: number): void {
+    if (b === e) {
       this.#dispatch();
       return;
     }
-    const first = buf[s];
+    const first = s.charCodeAt(b);
     if (first === COLON) {
       if (this.#onComment !== undefined) {
-        let v = s + 1;
-        if (v < e && buf[v] === SPACE) v++;
-        this.#onComment(buf.toString('utf8', v, e));
+        let v = b + 1;
+        if (v < e && s.charCodeAt(v) === SPACE) v++;
+        this.#onComment(s.slice(v, e));
       }
       return;
     }
     // The field name ends at the first colon, or the line is all name.
-    let c = s;
-    while (c < e && buf[c] !== COLON) c++;
+    let c = b;
+    while (c < e && s.charCodeAt(c) !== COLON) c++;
     let v = c + 1;
-    if (v < e && buf[v] === SPACE) v++;
+    if (v < e && s.charCodeAt(v) === SPACE) v++;
     if (v > e) v = e;
-    const n = c - s;
+    const n = c - b;
     if (
       n === 4 &&
-      first === 0x64 &&
-      buf[s + 1] === 0x61 &&
-      buf[s + 2] === 0x74 &&
-      buf[s + 3] === 0x61
+      first === 100 &&
+      s.charCodeAt(b + 1) === 97 &&
+      s.charCodeAt(b + 2) === 116 &&
+      s.charCodeAt(b + 3) === 97
     ) {
-      // data
-      this.#dataBytes += e - v + 1;
-      if (this.#dataBytes > this.#maxEvent + 1) {
-        throw new SseLimitError('ERR_SSE_EVENT_TOO_LARGE', this.#maxEvent);
-      }
-      const value = buf.toString('utf8', v, e);
-      if (this.#hasData) this.#data += `\n${value}`;
-      else {
+      const value = s.slice(v, e);
+      if (this.#hasData) {
+        if (this.#data.length + value.length + 1 > this.#maxEvent) {
+          throw new SseLimitError('ERR_SSE_EVENT_TOO_LARGE', this.#maxEvent);
+        }
+        this.#data += `\n${value}`;
+      } else {
+        if (value.length > this.#maxEvent) {
+          throw new SseLimitError('ERR_SSE_EVENT_TOO_LARGE', this.#maxEvent);
+        }
         this.#data = value;
         this.#hasData = true;
       }
-    } else if (n === 5 && first === 0x65 && buf.toString('latin1', s, c) === 'event') {
-      this.#type = buf.toString('utf8', v, e);
-    } else if (n === 2 && first === 0x69 && buf[s + 1] === 0x64) {
+    } else if (n === 5 && first === 101 && s.startsWith('vent', b + 1)) {
+      this.#type = s.slice(v, e);
+    } else if (n === 2 && first === 105 && s.charCodeAt(b + 1) === 100) {
       // id: ignored when it contains NUL.
-      let k = v;
-      while (k < e && buf[k] !== 0) k++;
-      if (k === e) this.#idBuffer = buf.toString('utf8', v, e);
-    } else if (n === 5 && first === 0x72 && buf.toString('latin1', s, c) === 'retry') {
+      const value = s.slice(v, e);
+      if (!value.includes('\0')) this.#idBuffer = value;
+    } else if (n === 5 && first === 114 && s.startsWith('etry', b + 1)) {
       if (v === e) return;
       for (let k = v; k < e; k++) {
-        const b = buf[k]!;
-        if (b < 0x30 || b > 0x39) return;
+        const d = s.charCodeAt(k);
+        if (d < 48 || d > 57) return;
       }
-      const ms = Number(buf.toString('latin1', v, e));
+      const ms = Number(s.slice(v, e));
       this.#retry = ms;
       this.#onRetry?.(ms);
     }
@@ -253,14 +249,5 @@ export class SseParser {
     this.#type = '';
     this.#data = '';
     this.#hasData = false;
-    this.#dataBytes = 0;
   }
-}
-
-function isBomPrefix(b: Buffer): boolean {
-  return (
-    (b.length < 1 || b[0] === 0xef) &&
-    (b.length < 2 || b[1] === 0xbb) &&
-    (b.length < 3 || b[2] === 0xbf)
-  );
 }

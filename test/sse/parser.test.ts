@@ -123,19 +123,19 @@ describe('SseParser follows the WHATWG event-stream rules', () => {
     assert.deepEqual(parse([...text].map((b) => Uint8Array.of(b))), whole);
   });
 
-  test('a line over maxLineBytes or data over maxEventBytes throws', () => {
-    const p = new SseParser({ onEvent: () => {}, maxLineBytes: 10 });
+  test('a line over maxLineLength or data over maxEventLength throws', () => {
+    const p = new SseParser({ onEvent: () => {}, maxLineLength: 10 });
     assert.throws(
       () => p.feed('data: 0123456789\n'),
       (e) => isWeirError(e, 'ERR_SSE_LINE_TOO_LONG'),
     );
-    const q = new SseParser({ onEvent: () => {}, maxLineBytes: 10 });
+    const q = new SseParser({ onEvent: () => {}, maxLineLength: 10 });
     q.feed('data: 01');
     assert.throws(
       () => q.feed('23456789'),
       (e) => isWeirError(e, 'ERR_SSE_LINE_TOO_LONG'),
     );
-    const r = new SseParser({ onEvent: () => {}, maxEventBytes: 8 });
+    const r = new SseParser({ onEvent: () => {}, maxEventLength: 8 });
     assert.throws(
       () => r.feed('data: 1234\ndata: 5678\n'),
       (e) => isWeirError(e, 'ERR_SSE_EVENT_TOO_LARGE'),
