@@ -31,7 +31,8 @@ export interface SseHubClient {
   replayed: number;
   /**
    * True when the client asked to resume from an id the history no longer holds (or
-   * never held): it may have missed events, and the application should resynchronise it.
+   * never held): it is sent the whole history, may still have missed events, and the
+   * application should resynchronise it.
    */
   missed: boolean;
 }
