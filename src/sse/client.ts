@@ -26,6 +26,12 @@ export type SseFetch = (
 export interface ConnectSseOptions {
   /** How to make the request. @default globalThis.fetch */
   fetch?: SseFetch | undefined;
+  /**
+   * An undici `Dispatcher` to send the request through, such as a `weir/http` pool
+   * (`createHttpPool()`): its pooled keep-alive or HTTP/2 connections carry the stream.
+   * Uses undici's `fetch`; give either `pool` or `fetch`, not both.
+   */
+  pool?: object | undefined;
   /** More request headers (`Authorization`, …). */
   headers?: Record<string, string> | undefined;
   /** Aborting it ends the iteration with `signal.reason` and aborts the request. */
@@ -68,8 +74,19 @@ export interface ConnectSseOptions {
 export function connectSse(url: string | URL, options?: ConnectSseOptions): Stream<SseEvent> {
   checkObject('options', options);
   const href = String(url);
+  const pool = options?.pool;
+  if (pool !== undefined && options?.fetch !== undefined) {
+    throw new TypeError('Give connectSse either `pool` or `fetch`, not both');
+  }
+  if (
+    pool !== undefined &&
+    (typeof pool !== 'object' || typeof (pool as { dispatch?: unknown }).dispatch !== 'function')
+  ) {
+    throw new TypeError('Expected `pool` to be an undici Dispatcher such as a weir/http pool');
+  }
   const fetchFn =
-    checkFn<SseFetch>('fetch', options?.fetch, false) ?? (globalThis.fetch as SseFetch);
+    checkFn<SseFetch>('fetch', options?.fetch, false) ??
+    (pool === undefined ? (globalThis.fetch as SseFetch) : viaDispatcher(pool));
   const signal = checkSignal(options?.signal);
   const retryMs = checkMs('retryMs', options?.retryMs ?? 3000, 0, false);
   const maxRetryMs = checkMs('maxRetryMs', options?.maxRetryMs ?? 60_000, 0, false);
@@ -231,4 +248,15 @@ async function discard(res: SseFetchResponse): Promise<void> {
   if (body !== null && typeof (body as ReadableStream).cancel === 'function') {
     await (body as ReadableStream).cancel().catch(() => {});
   }
+}
+
+/** undici's `fetch` bound to `dispatcher`; undici is loaded only when a pool is given. */
+function viaDispatcher(dispatcher: object): SseFetch {
+  let load: Promise<SseFetch> | undefined;
+  return async (url, init) => {
+    load ??= import('undici').then(
+      ({ fetch }) => ((u, i) => fetch(u, { ...i, dispatcher: dispatcher as never })) as SseFetch,
+    );
+    return (await load)(url, init);
+  };
 }

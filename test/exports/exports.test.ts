@@ -46,6 +46,13 @@ test('the root entry and every core subpath resolve to built files', async () =>
 test('integration subpaths resolve to built files', async () => {
   const { createPgPool } = await import('weir/pg');
   const { createLibsqlPool } = await import('weir/libsql');
+  const { createHttpPool } = await import('weir/http');
+  const { jsonArray } = await import('weir/json');
+  const { SseParser } = await import('weir/sse');
+  assert.equal(typeof createHttpPool, 'function');
+  assert.equal(typeof SseParser, 'function');
+  const bytes = await jsonArray([{ a: 1 }, { b: 2 }]).toArray();
+  assert.deepEqual(JSON.parse(Buffer.concat(bytes).toString()), [{ a: 1 }, { b: 2 }]);
   assert.equal(typeof createPgPool, 'function');
   assert.equal(typeof createLibsqlPool, 'function');
 });

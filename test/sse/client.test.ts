@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, describe, test } from 'node:test';
+import { createHttpPool } from '../../src/http/index.js';
 import { FakeClock } from '../../src/internal/clock.js';
 import { connectSse, createSseStream, isWeirError, SseHub } from '../../src/sse/index.js';
 
@@ -34,6 +35,26 @@ async function timerArmed(clock: FakeClock): Promise<void> {
 }
 
 describe('connectSse', () => {
+  test('runs over a weir/http pool when given one', async () => {
+    const url = await serve((_req, res) => {
+      const sse = createSseStream(res, { keepAliveMs: Number.POSITIVE_INFINITY });
+      sse.send({ data: 'over the pool', id: '1' });
+      sse.close();
+    });
+    const pool = createHttpPool();
+    for await (const e of connectSse(url, { pool })) {
+      assert.deepEqual(e, { event: 'message', data: 'over the pool', id: '1' });
+      break;
+    }
+    assert.ok(pool.stats().requests >= 1, 'the request went through the pool');
+    await pool.close();
+    assert.throws(
+      () => connectSse(url, { pool, fetch: globalThis.fetch as never }),
+      /either `pool` or `fetch`/,
+    );
+    assert.throws(() => connectSse(url, { pool: {} }), /undici Dispatcher/);
+  });
+
   test('reconnects after retry with Last-Event-ID and gets the missed events replayed', async () => {
     const hub = new SseHub({ keepAliveMs: Number.POSITIVE_INFINITY });
     const seen: (string | undefined)[] = [];
