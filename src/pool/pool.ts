@@ -120,6 +120,7 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
   #forceDrain: (() => void) | undefined;
   #leasesBack: (() => void) | undefined;
   readonly #breaker: CircuitBreaker | undefined;
+  #unwatchBreaker: () => void = () => {};
   readonly #waits = new WaitSamples();
   readonly #totals = {
     created: 0,
@@ -148,7 +149,10 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
         b instanceof CircuitBreaker
           ? b
           : new CircuitBreaker({ name: `${this.#o.name} create`, clock: this.#o.clock, ...b });
-      this.#breaker.on('stateChange', (e) => this.emit('breaker', { from: e.from, to: e.to }));
+      // Removed at shutdown: a breaker the caller passed in may outlive this pool.
+      this.#unwatchBreaker = this.#breaker.on('stateChange', (e) =>
+        this.emit('breaker', { from: e.from, to: e.to }),
+      );
     }
     if (this.#o.autoscale !== undefined) this.#armAutoscale();
     if (this.#min > 0) this.#pump();
@@ -1156,6 +1160,7 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
     clock.clearTimeout(this.#reapTimer);
     clock.clearTimeout(this.#scaleTimer);
     this.#retryPending = this.#reapPending = false;
+    this.#unwatchBreaker();
     for (const job of [...this.#jobs]) {
       this.#finishJob(job);
       if (job.permit) this.#breaker!.releasePermit();

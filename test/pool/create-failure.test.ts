@@ -164,3 +164,19 @@ describe('create failures', () => {
     await pool.close();
   });
 });
+
+test('a breaker passed in is shared, and the pool stops listening to it when closed', async () => {
+  const { CircuitBreaker } = await import('../../src/resilience/index.js');
+  const clock = new FakeClock();
+  const breaker = new CircuitBreaker({ threshold: 1, halfOpenAfterMs: 1000, clock });
+  const pool = createPool({
+    create: factory({ failWith: () => new Error('down') }).create,
+    breaker,
+    clock,
+  });
+  assert.equal(breaker.listenerCount('stateChange'), 1);
+  await pool.acquire().catch(() => {});
+  assert.equal(breaker.state, 'open', 'the pool reports its failures to the shared breaker');
+  await pool.close();
+  assert.equal(breaker.listenerCount('stateChange'), 0);
+});
