@@ -74,22 +74,36 @@ export class Exchange implements LegacyHandler {
   start(): void {
     this.#origin.requests++;
     // The caller gets its abort at once, so it can cancel while waiting for a connection.
-    this.#outer.onConnect?.(this.#abort);
+    // (An inline arrow, not a class field: that would be one more allocation per request
+    // whether or not the caller has an abort to pass it to.)
+    this.#outer.onConnect?.((reason) => this.#abort(reason));
     if (this.#aborted) return;
     this.#acquire();
   }
 
-  readonly #abort = (reason?: unknown): void => {
+  #abort(reason: unknown): void {
     if (this.#aborted || this.#state === DONE) return;
     this.#aborted = true;
     this.#abortReason = reason ?? new DOMException('The request was aborted', 'AbortError');
     if (this.#state === ACQUIRING) this.#acquireAbort?.abort(this.#abortReason);
     else if (this.#state === SENT) this.#underlyingAbort?.(this.#abortReason);
     else this.#fail(this.#abortReason);
-  };
+  }
 
   #acquire(): void {
     this.#state = ACQUIRING;
+    // A free connection is taken synchronously and the request dispatched in this call:
+    // no promise between the lease and undici, and no AbortController, which only a wait
+    // needs (so that an abort removes the waiter from the queue). A retry skips this: it
+    // runs inside undici's error callback, before the connection's own close or GOAWAY
+    // listeners have run, so the connection that just failed may still look usable.
+    if (!this.#retried) {
+      const ready = this.#origin.pool.tryAcquire();
+      if (ready !== null) {
+        this.#onLease(ready);
+        return;
+      }
+    }
     const controller = new AbortController();
     this.#acquireAbort = controller;
     this.#origin.pool.acquire({ signal: controller.signal }).then(

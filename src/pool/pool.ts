@@ -218,6 +218,24 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
   }
 
   /**
+   * @internal Borrows a resource only if one is ready now (the fast path of `acquire`,
+   * without its promise): returns null when the pool is not open, a caller is already
+   * waiting (it keeps its turn), or none is free without creating or validating. Lets a
+   * hot caller skip the promise and the AbortController it would need only for a wait.
+   */
+  tryAcquire(): Lease<T> | null {
+    if (this.#state !== OPEN || this.#waiters.size !== 0) return null;
+    const slot = this.#takeReady();
+    if (slot === null) return null;
+    if ((++this.#tick & this.#sampleMask) === 0) this.#waits.add(0);
+    const stack =
+      this.#o.leakDetectionMs === Number.POSITIVE_INFINITY
+        ? undefined
+        : new Error('Lease acquired here').stack;
+    return this.#lease(slot, 0, stack);
+  }
+
+  /**
    * Acquires a resource, runs `fn` with it and releases it, also when `fn` throws.
    * A {@link BrokenResourceError} thrown by `fn` destroys the resource instead.
    * @throws whatever `acquire` or `fn` throws.
