@@ -45,7 +45,7 @@ export class ResponseBody implements AsyncIterable<Uint8Array> {
   }
 
   /** @internal Wires the body to its request. */
-  attach(resume: () => void, abort: (reason: unknown) => void): void {
+  attach(resume: () => void, abort: ((reason: unknown) => void) | null): void {
     this.#resume = resume;
     this.#abort = abort;
   }
@@ -173,7 +173,10 @@ export class ResponseBody implements AsyncIterable<Uint8Array> {
   /** The whole body decoded as UTF-8. */
   async text(): Promise<string> {
     const bytes = await this.bytes();
-    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
+    // bytes() hands back a chunk or a concatenation, both Buffers: decode without a new view.
+    return bytes instanceof Buffer
+      ? bytes.toString('utf8')
+      : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
   }
 
   /** The whole body parsed as JSON. @throws {SyntaxError} for a body that is not JSON. */
@@ -223,12 +226,44 @@ export interface HttpResponse {
   readonly status: number;
   /** Reason phrase (HTTP/1.1 only; empty for HTTP/2). */
   readonly statusText: string;
-  /** Response headers, names in lower case; repeated headers become arrays. */
+  /** Response headers, names in lower case; repeated headers become arrays. Parsed when first read. */
   readonly headers: Record<string, string | string[]>;
   /** The body; read it or `dump()` it. */
   readonly body: ResponseBody;
   /** Same as `body.dump()`, for `await using`. */
   [Symbol.asyncDispose](): Promise<void>;
+}
+
+/**
+ * The response object: a class rather than a literal, so that every response shares one
+ * shape and one `asyncDispose`, and the headers are parsed from undici's raw list only
+ * when read (many callers look at the status and the body only).
+ */
+class PooledResponse implements HttpResponse {
+  readonly status: number;
+  readonly statusText: string;
+  readonly body: ResponseBody;
+  #raw: Buffer[] | null;
+  #headers: Record<string, string | string[]> | null = null;
+
+  constructor(status: number, statusText: string, raw: Buffer[], body: ResponseBody) {
+    this.status = status;
+    this.statusText = statusText;
+    this.body = body;
+    this.#raw = raw;
+  }
+
+  get headers(): Record<string, string | string[]> {
+    if (this.#headers === null) {
+      this.#headers = parseRawHeaders(this.#raw);
+      this.#raw = null;
+    }
+    return this.#headers;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.body.dump();
+  }
 }
 
 /** @internal The handler behind {@link HttpPool.request}: resolves at the headers, streams the body. */
@@ -267,15 +302,10 @@ export class ResponseReader implements LegacyHandler {
     // 1xx informational responses precede the real one.
     if (status < 200) return true;
     const body = new ResponseBody(this.#clock, this.#unreadMs, this.#origin);
-    body.attach(resume, (reason) => this.#abort?.(reason));
+    // The request's own abort (given in onConnect, before any headers): no closure of ours.
+    body.attach(resume, this.#abort);
     this.#body = body;
-    this.#resolve({
-      status,
-      statusText: statusText ?? '',
-      headers: parseRawHeaders(raw),
-      body,
-      [Symbol.asyncDispose]: () => body.dump(),
-    });
+    this.#resolve(new PooledResponse(status, statusText ?? '', raw, body));
     return true;
   }
 

@@ -61,6 +61,26 @@ describe('keep-alive pool', () => {
     assert.deepEqual(await (await http.request(new URL(`${j.url}/j`))).body.json(), { a: 1 });
   });
 
+  test('headers parsed on first read stay intact after the connection served other requests', async () => {
+    // Headers are parsed from undici's raw list when first read: that list must not share
+    // memory the socket reuses for later responses.
+    const s = await httpServer((req, res) => {
+      res.setHeader('x-id', req.url!.slice(1));
+      res.setHeader('set-cookie', [`a=${req.url!.slice(1)}`, 'b=2']);
+      res.end('ok');
+    });
+    servers.push(s);
+    await using http = createHttpPool({ connections: 1 });
+    const first = await http.request(`${s.url}/first`);
+    await first.body.text();
+    for (let i = 0; i < 5; i++)
+      await (await http.request(`${s.url}/${'x'.repeat(i + 5)}`)).body.text();
+    assert.equal(http.stats().opened, 1, 'one connection served them all');
+    assert.equal(first.headers['x-id'], 'first');
+    assert.deepEqual(first.headers['set-cookie'], ['a=first', 'b=2']);
+    assert.equal(first.headers, first.headers, 'parsed once');
+  });
+
   test('under sustained load, connections opened equals `connections` and are reused', async () => {
     const s = await hello();
     await using http = createHttpPool({ connections: 4 });
