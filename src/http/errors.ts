@@ -13,6 +13,7 @@ import { WeirError } from '../internal/errors.js';
  * | `ERR_HTTP_HEADERS_TIMEOUT` | no response headers within `headersTimeoutMs` |
  * | `ERR_HTTP_BODY_TIMEOUT` | no body bytes for `bodyTimeoutMs` |
  * | `ERR_HTTP_SOCKET` | the connection closed or reset during the request |
+ * | `ERR_HTTP_CONNECTION_RETIRED` | the connection had closed before the request was written, and the one retry met the same |
  * | `ERR_HTTP_UNREAD_BODY` | a response body was not read within `unreadBodyTimeoutMs` and was discarded |
  * | `ERR_HTTP_CLOSED` | the pool is closed |
  * | `ERR_HTTP_STATUS` | `download`/`upload` got a status outside 2xx |
