@@ -1,11 +1,37 @@
 import type { Socket } from 'node:net';
 import { buildConnector, Client } from 'undici';
+import type { TimerHandle } from '../internal/clock.js';
 import { abortReason } from '../internal/signals.js';
 import { connectError, HttpError } from './errors.js';
 import { type ResolvedOriginOptions, undiciMs } from './options.js';
 import type { Origin } from './origin.js';
 
 let nextId = 0;
+
+/**
+ * A server's `Keep-Alive: timeout=N` is honoured less this margin, so that the client
+ * closes first and never writes a request on a socket the server is closing.
+ */
+export const KEEP_ALIVE_MARGIN_MS = 1_000;
+
+/**
+ * @internal The idle time a response's `Keep-Alive: timeout=N` header allows (N s less
+ * {@link KEEP_ALIVE_MARGIN_MS}, at least 0), or undefined when the response has no such
+ * hint or the hint allows at least `idleTimeoutMs`, which then applies.
+ */
+export function keepAliveHintMs(raw: Buffer[], idleTimeoutMs: number): number | undefined {
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i]!;
+    // Compare the length first: most responses carry a handful of headers and only one,
+    // if any, is ten bytes long.
+    if (name.length !== 10 || name.toString('latin1').toLowerCase() !== 'keep-alive') continue;
+    const m = /timeout=(\d+)/i.exec(raw[i + 1]!.toString('latin1'));
+    if (m === null) return undefined;
+    const ms = Math.max(0, Number(m[1]) * 1000 - KEEP_ALIVE_MARGIN_MS);
+    return ms < idleTimeoutMs ? ms : undefined;
+  }
+  return undefined;
+}
 
 /**
  * One pooled connection: an undici `Client` bound to exactly one socket that weir opened.
@@ -29,6 +55,10 @@ export class Connection {
   inFlight = 0;
   /** Streams the HTTP/2 server allows at once, once its SETTINGS arrived. */
   serverStreams: number | undefined;
+  /** How long the server's last `Keep-Alive` hint lets it sit idle, if below `idleTimeoutMs`. */
+  keepAliveMs: number | undefined;
+  /** Retires the connection when it stays idle for {@link Connection.keepAliveMs}. */
+  keepAliveTimer: TimerHandle = undefined;
 
   constructor(client: Client, socket: Socket, h2: boolean) {
     this.client = client;
@@ -159,7 +189,7 @@ function wrap(
     keepAliveTimeout: o.idleTimeoutMs,
     // A server's Keep-Alive hint may lower the idle timeout, never raise it.
     keepAliveMaxTimeout: o.idleTimeoutMs,
-    keepAliveTimeoutThreshold: 1_000,
+    keepAliveTimeoutThreshold: KEEP_ALIVE_MARGIN_MS,
     headersTimeout: undiciMs(o.headersTimeoutMs),
     bodyTimeout: undiciMs(o.bodyTimeoutMs),
   });

@@ -1,7 +1,7 @@
 import type { Dispatcher } from 'undici';
 import { isWeirError } from '../internal/errors.js';
 import type { Lease } from '../pool/index.js';
-import type { Connection } from './connection.js';
+import { type Connection, keepAliveHintMs } from './connection.js';
 import { HttpError, isSocketError, requestError } from './errors.js';
 import type { LegacyHandler } from './handler.js';
 import type { OriginPool } from './origin-pool.js';
@@ -165,6 +165,11 @@ export class Exchange implements LegacyHandler {
 
   onHeaders(status: number, raw: Buffer[], resume: () => void, statusText: string): boolean {
     this.#started = true;
+    // HTTP/1.1 only: each response may renew or drop the server's idle-timeout hint.
+    const conn = this.#conn;
+    if (conn !== null && !conn.h2 && status >= 200) {
+      conn.keepAliveMs = keepAliveHintMs(raw, this.#origin.options.idleTimeoutMs);
+    }
     return this.#outer.onHeaders?.(status, raw, resume, statusText) ?? true;
   }
 
@@ -226,8 +231,14 @@ export class Exchange implements LegacyHandler {
     this.#origin.inFlight--;
     // An HTTP/1.1 error leaves the socket in an unknown state (undici resets it); an HTTP/2
     // stream error leaves its session healthy unless the session itself closed.
-    if (error === undefined || (conn.h2 && conn.closed === undefined)) lease.release();
-    else lease.destroy(error);
+    if (error === undefined || (conn.h2 && conn.closed === undefined)) {
+      if (conn.keepAliveMs !== undefined && conn.inFlight === 0) {
+        this.#origin.retireWhenIdleFor(conn, conn.keepAliveMs);
+      }
+      lease.release();
+    } else {
+      lease.destroy(error);
+    }
   }
 
   #fail(error: unknown): void {

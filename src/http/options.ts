@@ -34,7 +34,8 @@ export interface OriginOptions {
   /**
    * An idle connection is closed after this long. Below the 5 s keep-alive of common
    * servers so that the client closes first; a server's `Keep-Alive: timeout=N` hint
-   * lowers it for that connection (undici's Client applies the hint, less 1 s).
+   * lowers it for that connection to N s less 1 s (the pool retires the connection then,
+   * and undici's Client closes its socket).
    * @default 4_000 ms
    */
   idleTimeoutMs?: number;

@@ -98,6 +98,28 @@ export class OriginPool {
     });
   }
 
+  /**
+   * Retires `conn` if it still serves nothing after `ms`: the server said (`Keep-Alive:
+   * timeout=N`) that it closes idle connections sooner than `idleTimeoutMs`. undici's
+   * Client closes the socket then too; doing it here, on the pool's clock, takes the
+   * connection out of the idle list at the same moment and keeps it testable.
+   */
+  retireWhenIdleFor(conn: Connection, ms: number): void {
+    const clock = this.options.clock;
+    clock.clearTimeout(conn.keepAliveTimer);
+    const served = conn.requests;
+    conn.keepAliveTimer = clock.setTimeout(
+      () => {
+        conn.keepAliveTimer = undefined;
+        if (conn.requests === served && conn.inFlight === 0) {
+          this.pool.retire(conn, "idle past the server's Keep-Alive timeout");
+        }
+      },
+      ms,
+      true,
+    );
+  }
+
   countError(error: unknown): void {
     const code = statsCode(error);
     this.errors.set(code, (this.errors.get(code) ?? 0) + 1);

@@ -194,6 +194,31 @@ describe('keep-alive pool', () => {
     assert.ok(st.origins[0]!.closed >= 2);
   });
 
+  test("a server's Keep-Alive: timeout=N hint retires the idle connection before N", async () => {
+    const s = await httpServer((_req, res) => {
+      // Set by hand (with Connection, so Node adds no hint of its own): 3 s, where the
+      // pool's own idleTimeoutMs is 10 s.
+      res.setHeader('connection', 'keep-alive');
+      res.setHeader('keep-alive', 'timeout=3');
+      res.end('ok');
+    });
+    servers.push(s);
+    const clock = new FakeClock();
+    await using http = createHttpPool({ connections: 2, idleTimeoutMs: 10_000, clock });
+    await (await http.request(`${s.url}/`)).body.text();
+    assert.equal(http.stats().idle, 1);
+    // Reused before the hint runs out: the earlier deadline no longer applies.
+    await clock.advance(1_500);
+    await (await http.request(`${s.url}/`)).body.text();
+    assert.equal(http.stats().opened, 1, 'the same connection served both');
+    await clock.advance(1_900);
+    assert.equal(http.stats().connections, 1, 'kept while the hint (3 s, less 1 s) allows');
+    await clock.advance(200);
+    const st = http.stats();
+    assert.equal(st.connections, 0, "retired before the server's 3 s, long before idleTimeoutMs");
+    assert.equal(st.origins[0]!.closed, 1);
+  });
+
   test('close() fails new requests with ERR_HTTP_CLOSED', async () => {
     const s = await hello();
     const http = createHttpPool();
