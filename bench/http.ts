@@ -5,6 +5,11 @@
 // node:http2 server, weir against one node:http2 client session. Also: weir's reuse rate,
 // p99 acquire wait and the memory of 100 idle pooled connections.
 //
+// The HTTP/1.1 clients run in PASSES interleaved passes (undici, weir, …, undici, weir, …)
+// and each client's median pass is reported, so that load from elsewhere on the machine
+// spreads over all of them instead of landing on one. Each client also reports its own
+// CPU time per request, which such load disturbs less than requests per second.
+//
 //   node --import tsx bench/http.ts            (all)
 //   node --import tsx bench/http.ts client X URL   (one client; used by the above)
 import { spawn } from 'node:child_process';
@@ -17,6 +22,7 @@ import { rate, table } from './lib.js';
 const N = 10_000;
 const CONCURRENCY = 50;
 const ROUNDS = 3;
+const PASSES = 3;
 const self = fileURLToPath(import.meta.url);
 const BODY = 'hello world, this is a small body\n';
 
@@ -30,6 +36,11 @@ async function drive(one: () => Promise<void>, n: number): Promise<number> {
     }),
   );
   return (n / (performance.now() - t0)) * 1000;
+}
+
+function median(xs: number[]): number {
+  const sorted = [...xs].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
 }
 
 function nodeGet(agent: http.Agent, url: string): Promise<void> {
@@ -111,10 +122,15 @@ async function client(kind: string, url: string): Promise<void> {
   }
   await drive(one, 1_000); // warm-up: connections open, JIT warms
   const rates: number[] = [];
-  for (let r = 0; r < ROUNDS; r++) rates.push(await drive(one, N));
-  rates.sort((a, b) => a - b);
+  const cpu: number[] = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    const c0 = process.cpuUsage();
+    rates.push(await drive(one, N));
+    const c = process.cpuUsage(c0);
+    cpu.push((c.user + c.system) / N);
+  }
   await after();
-  console.log(JSON.stringify({ rps: rates[Math.floor(ROUNDS / 2)], ...extra }));
+  console.log(JSON.stringify({ rps: median(rates), cpuUs: median(cpu), ...extra }));
 }
 
 /** Memory held by 100 idle pooled connections: heap + external, after GC, minus the baseline. */
@@ -199,8 +215,17 @@ async function main(): Promise<void> {
   const h2 = `http://127.0.0.1:${ports.h2}/`;
   try {
     const kinds = ['undici-pool', 'weir', 'weir-dispatcher', 'http-agent', 'agentkeepalive'];
+    const passes = new Map<string, Record<string, number>[]>(kinds.map((k) => [k, []]));
+    for (let p = 0; p < PASSES; p++) {
+      for (const k of kinds) passes.get(k)!.push(await runClient(k, h1));
+    }
+    // Each client's median pass by requests per second, and its median CPU per request.
     const results = new Map<string, Record<string, number>>();
-    for (const k of kinds) results.set(k, await runClient(k, h1));
+    for (const [k, runs] of passes) {
+      const rps = median(runs.map((r) => r.rps!));
+      const mid = runs.find((r) => r.rps === rps)!;
+      results.set(k, { ...mid, cpuUs: median(runs.map((r) => r.cpuUs!)) });
+    }
     const undici = results.get('undici-pool')!.rps!;
     const agent = results.get('http-agent')!.rps!;
     const names: Record<string, string> = {
@@ -211,13 +236,28 @@ async function main(): Promise<void> {
       agentkeepalive: 'agentkeepalive (maxSockets: 50)',
     };
     console.log(
-      `\nHTTP/1.1, ${N} GETs at concurrency ${CONCURRENCY}, median of ${ROUNDS} rounds\n`,
+      `\nHTTP/1.1, ${N} GETs at concurrency ${CONCURRENCY}, median of ${ROUNDS} rounds, median of ${PASSES} interleaved passes\n`,
     );
+    const undiciCpu = results.get('undici-pool')!.cpuUs!;
     table(
-      ['client', 'req/s', 'x undici Pool', 'x http.Agent'],
+      [
+        'client',
+        'req/s',
+        'x undici Pool',
+        'x http.Agent',
+        'client CPU µs/req',
+        'CPU x undici Pool',
+      ],
       kinds.map((k) => {
-        const r = results.get(k)!.rps!;
-        return [names[k]!, rate(r), (r / undici).toFixed(2), (r / agent).toFixed(2)];
+        const r = results.get(k)!;
+        return [
+          names[k]!,
+          rate(r.rps!),
+          (r.rps! / undici).toFixed(2),
+          (r.rps! / agent).toFixed(2),
+          r.cpuUs!.toFixed(1),
+          (r.cpuUs! / undiciCpu).toFixed(2),
+        ];
       }),
     );
     const w = results.get('weir')!;
