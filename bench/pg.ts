@@ -85,6 +85,55 @@ console.log(
   'queries per second and p99 latency, pool of 10 connections (median of 5 one-second rounds)\n',
 );
 table(['query', 'callers', 'pool', 'rate', 'p99', 'weir/x'], rows);
+
+// What each pool costs on its own: borrowing and returning a connected client with no
+// query, 10 callers. This is the part of a query's time a pool can change.
+const borrow: { name: string; once: () => Promise<void> }[] = [
+  {
+    name: 'weir',
+    once: async () => {
+      const lease = await weir.connect();
+      lease.release();
+    },
+  },
+  {
+    name: 'pg.Pool',
+    once: async () => {
+      const client = await pgPool.connect();
+      client.release();
+    },
+  },
+];
+const borrowRates = new Map<string, number[]>();
+for (let r = 0; r < 5; r++) {
+  for (const b of r % 2 === 0 ? borrow : [...borrow].reverse()) {
+    const end = performance.now() + 500;
+    let n = 0;
+    const t0 = performance.now();
+    await Promise.all(
+      Array.from({ length: 10 }, async () => {
+        while (performance.now() < end) {
+          for (let i = 0; i < 100; i++) await b.once();
+          n += 100;
+        }
+      }),
+    );
+    const list = borrowRates.get(b.name) ?? [];
+    list.push((n / (performance.now() - t0)) * 1000);
+    borrowRates.set(b.name, list);
+  }
+}
+const medRate = (name: string) => [...borrowRates.get(name)!].sort((a, b) => a - b)[2]!;
+console.log('\nborrow and return a connection, no query, 10 callers (median of 5 rounds)\n');
+table(
+  ['pool', 'rate', 'cost per borrow', 'weir/x'],
+  borrow.map((b) => [
+    b.name,
+    `${rate(medRate(b.name))}/s`,
+    `${(1e6 / medRate(b.name)).toFixed(2)} µs`,
+    (medRate('weir') / medRate(b.name)).toFixed(2),
+  ]),
+);
 await weir.close();
 await pgPool.end();
 await admin.end();

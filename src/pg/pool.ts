@@ -6,10 +6,13 @@ import { abortReason, onAbort } from '../internal/signals.js';
 import type { AcquireOptions, Lease, Pool, PoolOptions, PoolStats } from '../pool/index.js';
 import { createPool } from '../pool/index.js';
 import { cancelActive, type QueryOptions, runQuery } from './query.js';
+import { isStaleStatement, PreparedStatements } from './statements.js';
 
 /** A pooled node-postgres client and what the pool knows about its health. */
 interface Conn {
   client: pg.Client;
+  /** Its named server-side statements; `undefined` when preparing is off. */
+  statements: PreparedStatements | undefined;
   /** Set when the connection reported an error or ended; it is never handed out again. */
   broken: unknown;
 }
@@ -29,6 +32,13 @@ export interface PgPoolOptions
   connection?: pg.ClientConfig | string;
   /** Run `DISCARD ALL` when a connection is returned, so no session state leaks. @default false */
   discardOnReturn?: boolean;
+  /**
+   * How many distinct parameterised statements each connection keeps prepared on the
+   * server: such a text is parsed and planned once per connection, then only bound and
+   * executed. Texts beyond the limit run unnamed. `0` turns this off, as a PgBouncer in
+   * transaction mode needs. @default 100
+   */
+  preparedStatements?: number;
   /** Default timeout of every query; cancelled on the server when reached. @default Infinity */
   queryTimeoutMs?: number;
   /**
@@ -72,7 +82,9 @@ export class PgPool {
   readonly pool: Pool<Conn>;
   readonly #config: pg.ClientConfig;
   readonly #queryTimeoutMs: number;
+  readonly #preparedStatements: number;
   readonly #clock;
+  readonly #runOn: Run = (conn, text, values, options) => this.#run(conn, text, values, options);
 
   /** @internal Use {@link createPgPool}. */
   constructor(options: PgPoolOptions = {}) {
@@ -80,6 +92,7 @@ export class PgPool {
     const {
       connection,
       discardOnReturn = false,
+      preparedStatements = 100,
       queryTimeoutMs,
       permits,
       ...poolOptions
@@ -87,6 +100,12 @@ export class PgPool {
     this.#config =
       typeof connection === 'string' ? { connectionString: connection } : { ...connection };
     this.#queryTimeoutMs = queryTimeoutMs ?? Number.POSITIVE_INFINITY;
+    if (!Number.isInteger(preparedStatements) || preparedStatements < 0) {
+      throw new RangeError(
+        `Expected \`preparedStatements\` to be an integer >= 0, got ${String(preparedStatements)}`,
+      );
+    }
+    this.#preparedStatements = preparedStatements;
     this.#clock = poolOptions.clock ?? realClock;
     const held = new WeakMap<Conn, { release(): void }>();
     this.pool = createPool<Conn>({
@@ -126,7 +145,10 @@ export class PgPool {
         if (!rollback && !discardOnReturn) return;
         return (async () => {
           if (rollback) await conn.client.query('ROLLBACK');
-          if (discardOnReturn) await conn.client.query('DISCARD ALL');
+          if (discardOnReturn) {
+            await conn.client.query('DISCARD ALL');
+            conn.statements?.clear();
+          }
         })();
       },
     });
@@ -134,7 +156,11 @@ export class PgPool {
 
   async #connect(signal: AbortSignal): Promise<Conn> {
     const client = new pg.Client(this.#config);
-    const conn: Conn = { client, broken: undefined };
+    const statements =
+      this.#preparedStatements > 0
+        ? new PreparedStatements(client, this.#preparedStatements)
+        : undefined;
+    const conn: Conn = { client, statements, broken: undefined };
     // Attached before connecting: an error on an idle connection (the server restarted, an
     // admin ran pg_terminate_backend) retires it instead of crashing the process.
     const lost = (error: unknown): void => {
@@ -160,7 +186,8 @@ export class PgPool {
   /**
    * Runs one statement on a pooled connection. A statement that fails because the
    * connection was lost before it ran (its server process was terminated while idle) is
-   * retried once on a fresh connection.
+   * retried once on a fresh connection; one whose prepared form the server no longer
+   * accepts (deallocated, or its tables changed shape) is prepared again and retried once.
    * @throws {QueryTimeoutError} `ERR_PG_QUERY_TIMEOUT` after `timeoutMs`, cancelled on the server.
    * @throws the signal's reason on abort (the query is cancelled on the server), pool errors
    *   (`ERR_POOL_TIMEOUT`, `ERR_CIRCUIT_OPEN`, …), and PostgreSQL's own errors.
@@ -186,7 +213,8 @@ export class PgPool {
         // never took effect: the server rolls back whatever a terminated backend was doing.
         // It is retried once, on another connection.
         // A socket that merely dropped mid-statement is not retried: that statement may have committed.
-        if (attempt === 1 && lost && !options?.signal?.aborted && neverTookEffect(error)) continue;
+        const retry = lost ? neverTookEffect(error) : isStaleStatement(error);
+        if (attempt === 1 && retry && !options?.signal?.aborted) continue;
         throw error;
       }
     }
@@ -232,30 +260,16 @@ export class PgPool {
     }
   }
 
-  /** Leases one connection for several statements; give it back with `release()`. */
-  async connect(options?: AcquireOptions): Promise<PgLease> {
-    const lease = await this.pool.acquire(options);
-    return this.#wrap(lease, options?.signal);
+  /**
+   * Leases one connection for several statements; give it back with `release()`.
+   * @throws pool errors (`ERR_POOL_TIMEOUT`, `ERR_CIRCUIT_OPEN`, …) or the signal's reason.
+   */
+  connect(options?: AcquireOptions): Promise<PgLease> {
+    return this.pool.acquire(options).then((lease) => this.#wrap(lease, options?.signal));
   }
 
   #wrap(lease: Lease<Conn>, signal: AbortSignal | undefined): PgLease {
-    return {
-      client: lease.value.client,
-      query: <R extends pg.QueryResultRow>(
-        text: string,
-        values?: unknown[],
-        options?: QueryOptions,
-      ) =>
-        this.#run<R>(
-          lease.value,
-          text,
-          values,
-          signal === undefined || options?.signal !== undefined ? options : { ...options, signal },
-        ),
-      release: () => lease.release(),
-      destroy: (reason?: unknown) => lease.destroy(reason),
-      [Symbol.asyncDispose]: () => lease[Symbol.asyncDispose](),
-    };
+    return new LeasedConnection(lease, signal, this.#runOn);
   }
 
   #run<R extends pg.QueryResultRow>(
@@ -267,7 +281,15 @@ export class PgPool {
     const timeoutMs = options?.timeoutMs ?? this.#queryTimeoutMs;
     const merged: QueryOptions = { timeoutMs };
     if (options?.signal !== undefined) merged.signal = options.signal;
-    return runQuery<R>(conn.client, text, values, merged, this.#config, this.#clock);
+    return runQuery<R>(
+      conn.client,
+      text,
+      values,
+      merged,
+      this.#config,
+      this.#clock,
+      conn.statements,
+    );
   }
 
   /** The pool's stats (see `weir/pool`). */
@@ -287,6 +309,56 @@ export class PgPool {
 
   [Symbol.asyncDispose](): Promise<void> {
     return this.drain();
+  }
+}
+
+type Run = (
+  conn: Conn,
+  text: string,
+  values: unknown[] | undefined,
+  options: QueryOptions | undefined,
+) => Promise<pg.QueryResult>;
+
+/** A class rather than an object of closures: borrowing is on the hot path. */
+class LeasedConnection implements PgLease {
+  readonly #lease: Lease<Conn>;
+  readonly #signal: AbortSignal | undefined;
+  readonly #run: Run;
+
+  constructor(lease: Lease<Conn>, signal: AbortSignal | undefined, run: Run) {
+    this.#lease = lease;
+    this.#signal = signal;
+    this.#run = run;
+  }
+
+  get client(): pg.Client {
+    return this.#lease.value.client;
+  }
+
+  query<R extends pg.QueryResultRow = pg.QueryResultRow>(
+    text: string,
+    values?: unknown[],
+    options?: QueryOptions,
+  ): Promise<pg.QueryResult<R>> {
+    const signal = this.#signal;
+    return this.#run(
+      this.#lease.value,
+      text,
+      values,
+      signal === undefined || options?.signal !== undefined ? options : { ...options, signal },
+    ) as Promise<pg.QueryResult<R>>;
+  }
+
+  release(): void {
+    this.#lease.release();
+  }
+
+  destroy(reason?: unknown): void {
+    this.#lease.destroy(reason);
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.#lease[Symbol.asyncDispose]();
   }
 }
 

@@ -2,6 +2,7 @@ import pg from 'pg';
 import type { Clock } from '../internal/clock.js';
 import { abortReason, onAbort } from '../internal/signals.js';
 import { QueryTimeoutError } from './errors.js';
+import { isStaleStatement, type PreparedStatements } from './statements.js';
 
 /** Options of one query. */
 export interface QueryOptions {
@@ -18,7 +19,8 @@ export type CancelConfig = pg.ClientConfig;
  * @internal Runs one query on `client`; on abort or timeout sends PostgreSQL's cancel
  * request (a separate short connection, as psql's Ctrl-C does), waits for the server to
  * answer `57014 query_canceled`, and rejects with the abort reason or a timeout error.
- * The connection stays usable.
+ * The connection stays usable. With `statements`, a parameterised text runs as the
+ * connection's named statement.
  */
 export function runQuery<R extends pg.QueryResultRow>(
   client: pg.Client,
@@ -27,15 +29,25 @@ export function runQuery<R extends pg.QueryResultRow>(
   options: QueryOptions | undefined,
   cancelConfig: CancelConfig,
   clock: Clock,
+  statements?: PreparedStatements,
 ): Promise<pg.QueryResult<R>> {
   const signal = options?.signal;
   if (signal?.aborted) return Promise.reject(abortReason(signal));
+  // Only parameterised texts: an unparameterised one may hold several statements, which
+  // the simple protocol allows and a prepared statement does not.
+  const name =
+    statements !== undefined && values !== undefined && values.length > 0
+      ? statements.name(text)
+      : undefined;
   return new Promise<pg.QueryResult<R>>((resolve, reject) => {
     let cancelledWith: { error: unknown } | undefined;
     let timer: unknown;
-    const query = new (pg.Query as unknown as QueryCtor)(text, values, (error, result) => {
+    const config = name === undefined ? text : { text, name };
+    const query = new (pg.Query as unknown as QueryCtor)(config, values, (error, result) => {
       disposeAbort();
       clock.clearTimeout(timer);
+      if (error && name !== undefined && isStaleStatement(error))
+        statements?.invalidate(text, name);
       if (cancelledWith !== undefined && error) reject(cancelledWith.error);
       else if (error) reject(error);
       else resolve(result as pg.QueryResult<R>);
@@ -69,7 +81,7 @@ interface RawQuery {
   callback: QueryCallback | undefined;
 }
 type QueryCtor = new (
-  text: string,
+  config: string | { text: string; name: string },
   values: unknown[] | undefined,
   callback: QueryCallback,
 ) => RawQuery;

@@ -189,6 +189,71 @@ describe('weir/pg against a real PostgreSQL', { skip }, () => {
     await db.close();
   });
 
+  test('parameterised statements are prepared once per connection, up to the limit', async () => {
+    const db = make({ max: 1, preparedStatements: 2 });
+    const prepared = async (): Promise<string[]> =>
+      (
+        await db.query<{ statement: string }>(
+          'SELECT statement FROM pg_prepared_statements ORDER BY statement',
+        )
+      ).rows.map((r) => r.statement);
+    for (let i = 0; i < 3; i++) {
+      assert.equal((await db.query<{ n: number }>('SELECT $1::int AS n', [i])).rows[0]!.n, i);
+      assert.equal((await db.query('SELECT $1::text AS t', [`x${i}`])).rows[0]!.t, `x${i}`);
+    }
+    await db.query('SELECT $1::int + 1 AS over_the_limit', [1]);
+    assert.deepEqual(await prepared(), ['SELECT $1::int AS n', 'SELECT $1::text AS t']);
+    // Several statements in one unparameterised text still run (simple protocol).
+    const multi = (await db.query('SELECT 1; SELECT 2')) as unknown as unknown[];
+    assert.equal(multi.length, 2);
+
+    const off = make({ max: 1, preparedStatements: 0 });
+    await off.query('SELECT $1::int AS n', [1]);
+    assert.equal(
+      (await off.query('SELECT count(*)::int AS c FROM pg_prepared_statements')).rows[0]!.c,
+      0,
+    );
+    assert.throws(() => createPgPool({ preparedStatements: -1 }), /`preparedStatements`/);
+    await db.close();
+    await off.close();
+  });
+
+  test('a prepared statement deallocated or made stale by a schema change is prepared again', async () => {
+    const db = make({ max: 1 });
+    const shape = `${table}_shape`;
+    await db.query(`CREATE TABLE ${shape} (a int)`);
+    try {
+      await db.query(`INSERT INTO ${shape} VALUES (1)`);
+      const select = `SELECT * FROM ${shape} WHERE a = $1`;
+      assert.deepEqual((await db.query(select, [1])).rows, [{ a: 1 }]);
+      // The cached plan's result type no longer matches: PostgreSQL refuses it (0A000).
+      await db.query(`ALTER TABLE ${shape} ADD COLUMN b int DEFAULT 7`);
+      assert.deepEqual((await db.query(select, [1])).rows, [{ a: 1, b: 7 }]);
+      // Someone ran DEALLOCATE ALL on the session: the name is gone (26000).
+      await db.query('DEALLOCATE ALL');
+      assert.deepEqual((await db.query(select, [1])).rows, [{ a: 1, b: 7 }]);
+      // Inside a transaction the refusal surfaces (the transaction is aborted) once;
+      // the statement is prepared afresh for the next caller.
+      await db.query(`ALTER TABLE ${shape} ADD COLUMN c int`);
+      await assert.rejects(
+        db.transaction((tx) => tx.query(select, [1])),
+        (e: unknown) => (e as { code?: string }).code === '0A000',
+      );
+      assert.deepEqual((await db.query(select, [1])).rows, [{ a: 1, b: 7, c: null }]);
+    } finally {
+      await db.query(`DROP TABLE ${shape}`);
+      await db.close();
+    }
+  });
+
+  test('DISCARD ALL on return forgets the prepared statements with the session', async () => {
+    const db = make({ max: 1, discardOnReturn: true });
+    for (let i = 0; i < 3; i++) {
+      assert.equal((await db.query<{ n: number }>('SELECT $1::int AS n', [i])).rows[0]!.n, i);
+    }
+    await db.close();
+  });
+
   test('the database going down opens the breaker, and coming back closes it', async () => {
     const clock = new FakeClock();
     const p = await proxy(url.hostname, Number(url.port || 5432));
