@@ -301,3 +301,57 @@ describe('options', () => {
     await pool.close();
   });
 });
+
+describe('tryAcquire (internal: the synchronous fast path)', () => {
+  test('borrows only a ready resource, never creates, and never jumps the queue', async () => {
+    const f = factory();
+    const clock = new FakeClock();
+    const pool = createPool({ create: f.create, max: 1, clock });
+    assert.equal(pool.tryAcquire(), null, 'nothing idle');
+    await flush();
+    assert.equal(f.created, 0, 'a miss starts no create');
+
+    const first = await pool.acquire();
+    assert.equal(pool.tryAcquire(), null, 'the only resource is leased');
+    const queued = track(pool.acquire());
+    first.release();
+    await flush();
+    assert.ok(queued.done, 'the queued caller got the resource');
+    assert.equal(pool.tryAcquire(), null);
+    (queued.value as { release(): void }).release();
+
+    const lease = pool.tryAcquire();
+    assert.ok(lease !== null);
+    assert.equal(lease.value, first.value);
+    assert.equal(pool.stats().leased, 1);
+    lease.release();
+    assert.equal(pool.stats().idle, 1);
+    await pool.close();
+    assert.equal(pool.tryAcquire(), null, 'a closed pool lends nothing');
+  });
+
+  test('a resource due for validation is left to acquire', async () => {
+    const clock = new FakeClock();
+    let checks = 0;
+    const pool = createPool({
+      create: () => ({}),
+      validate: () => {
+        checks++;
+        return true;
+      },
+      max: 1,
+      clock,
+    });
+    (await pool.acquire()).release();
+    await clock.advance(100);
+    const fresh = pool.tryAcquire();
+    assert.ok(fresh !== null, 'idle for less than validateAfterIdleMs: lent as is');
+    fresh.release();
+    await clock.advance(1_000);
+    assert.equal(pool.tryAcquire(), null);
+    const lease = await pool.acquire();
+    assert.equal(checks, 1, 'acquire validated it');
+    lease.release();
+    await pool.close();
+  });
+});
