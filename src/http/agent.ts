@@ -14,7 +14,7 @@ export interface AgentOptionsSource {
   /** @internal */
   resolveOrigin(origin: Origin): ResolvedOriginOptions;
   /** @internal */
-  readonly poolName: string;
+  poolName(): string;
 }
 
 /**
@@ -50,7 +50,7 @@ class SocketPools {
       maxWaiting: o.maxWaiting,
       createRetry: { initialDelayMs: 10, maxDelayMs: 1_000 },
       breaker: o.breaker === false ? false : { name: origin.key, ...o.breaker },
-      name: `${this.#source.poolName} agent ${origin.key}`,
+      name: `${this.#source.poolName()} agent ${origin.key}`,
       clock: o.clock,
     });
     this.#pools.set(origin.key, pool);

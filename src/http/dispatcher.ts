@@ -280,9 +280,7 @@ export class HttpPool extends Dispatcher {
   readonly #agentSource = {
     resolveOrigin: (origin: Origin) =>
       resolveOriginOptions(this.#options, this.#overrides.get(origin.key)),
-    get poolName(): string {
-      return 'http';
-    },
+    poolName: (): string => this.#name,
   };
 
   /**
@@ -327,8 +325,8 @@ export class HttpPool extends Dispatcher {
   }
 
   /**
-   * Graceful shutdown: takes no new requests, lets requests in flight finish (up to
-   * `timeoutMs`), then closes every connection. Idempotent.
+   * Graceful shutdown: takes no new requests, lets requests in flight finish (for up to
+   * 30 s, after which they are failed), then closes every connection. Idempotent.
    */
   override close(): Promise<void>;
   override close(callback: () => void): void;

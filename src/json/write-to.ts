@@ -94,11 +94,14 @@ export async function writeTo(
 
   const zip = encoding === undefined ? undefined : compressor(encoding);
   const dest = (zip ?? res) as unknown as Writable;
+  const resumeZip = (): void => {
+    zip?.resume();
+  };
   if (zip !== undefined) {
     zip.on('data', (c: Buffer) => {
       if (!(res as unknown as Writable).write(c)) zip.pause();
     });
-    res.on('drain', () => zip.resume());
+    res.on('drain', resumeZip);
     zip.on('error', (error) => res.destroy(error));
   }
 
@@ -159,6 +162,7 @@ export async function writeTo(
     throw error;
   } finally {
     res.off('close', onClose);
+    res.off('drain', resumeZip);
     signal?.removeEventListener('abort', onAbort);
   }
 }

@@ -281,7 +281,11 @@ const noop = (): void => {};
  * @throws {TypeError|RangeError} for a bad option.
  * @example
  * const sse = createSseStream(res);
- * for await (const tick of prices({ signal: sse.signal })) await sse.send({ data: tick });
+ * try {
+ *   for await (const tick of prices({ signal: sse.signal })) await sse.send({ data: tick });
+ * } catch (error) {
+ *   if (!sse.closed) throw error; // a client leaving is routine: send() rejects, the loop ends
+ * }
  */
 export function createSseStream(
   target: NodeResponse | { signal?: AbortSignal },
