@@ -125,19 +125,29 @@ export class LibsqlPool {
    * Reads the rows of `sql` lazily, `batchSize` at a time inside one read transaction (a
    * consistent snapshot), so a large table streams without being held in memory. Usable
    * as a `weir/stream` or `weir/json` source. Breaking out early releases the connection.
+   *
+   * With `key`, a unique column of the result (`id`, `rowid`), pages are read after the
+   * last key seen, in key order: each page costs the same however deep it is. Without it,
+   * pages use `LIMIT … OFFSET …`, in the order `sql` gives; SQLite skips the offset rows
+   * for each page, so reading a whole large table that way grows with the square of its size.
+   * @throws {TypeError|RangeError} for bad `args`, `batchSize` or `key`, and SQL errors.
    * @example
-   * for await (const row of db.rows('SELECT * FROM events ORDER BY id')) handle(row);
+   * for await (const row of db.rows('SELECT * FROM events', [], { key: 'id' })) handle(row);
    */
   async *rows(
     sql: string,
     args?: InArgs,
-    options?: AcquireOptions & { batchSize?: number },
+    options?: AcquireOptions & { batchSize?: number; key?: string },
   ): AsyncGenerator<Row> {
     const batchSize = options?.batchSize ?? 500;
     if (!Number.isInteger(batchSize) || batchSize < 1) {
       throw new RangeError(
         `Expected \`batchSize\` to be an integer >= 1, got ${String(batchSize)}`,
       );
+    }
+    const key = options?.key;
+    if (key !== undefined && (typeof key !== 'string' || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(key))) {
+      throw new TypeError(`Expected \`key\` to be a column name, got ${JSON.stringify(key)}`);
     }
     const lease = await this.pool.acquire(options);
     const client = lease.value;
@@ -149,14 +159,31 @@ export class LibsqlPool {
     let tx: Awaited<ReturnType<Client['transaction']>> | undefined;
     try {
       tx = await client.transaction('read');
+      let after: Row[string] | undefined;
       for (let offset = 0; ; offset += batchSize) {
         if (options?.signal?.aborted) throw abortReason(options.signal);
-        const page = await tx.execute({
-          sql: `SELECT * FROM (${sql}) LIMIT ? OFFSET ?`,
-          args: [...positional, batchSize, offset],
-        });
+        let page: Awaited<ReturnType<typeof tx.execute>>;
+        if (key === undefined) {
+          page = await tx.execute({
+            sql: `SELECT * FROM (${sql}) LIMIT ? OFFSET ?`,
+            args: [...positional, batchSize, offset],
+          });
+        } else {
+          const where = after === undefined ? '' : ` WHERE "${key}" > ?`;
+          page = await tx.execute({
+            sql: `SELECT * FROM (${sql})${where} ORDER BY "${key}" LIMIT ?`,
+            args:
+              after === undefined ? [...positional, batchSize] : [...positional, after, batchSize],
+          });
+        }
         for (const row of page.rows) yield row;
         if (page.rows.length < batchSize) return;
+        if (key !== undefined) {
+          after = page.rows[page.rows.length - 1]![key];
+          if (after === undefined || after === null) {
+            throw new TypeError(`rows(): the result has no \`${key}\` value to page by`);
+          }
+        }
       }
     } finally {
       if (tx !== undefined) {

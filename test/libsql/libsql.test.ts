@@ -57,6 +57,30 @@ describe('weir/libsql on an embedded file database', () => {
       break;
     }
     assert.equal(db.stats().leased, 0, 'breaking out released the connection');
+
+    // Keyset paging: every page starts after the last key seen, in key order.
+    const seen: number[] = [];
+    for await (const row of db.rows('SELECT rowid AS id, v FROM n WHERE v > ?', [9000], {
+      key: 'id',
+      batchSize: 64,
+    })) {
+      seen.push(row.v as number);
+    }
+    assert.deepEqual(
+      seen,
+      Array.from({ length: 1000 }, (_, i) => 9001 + i),
+    );
+    await assert.rejects(async () => {
+      for await (const _ of db.rows('SELECT v FROM n', [], { key: 'v; DROP TABLE n' })) {
+        // unreachable
+      }
+    }, /`key`/);
+    await assert.rejects(async () => {
+      for await (const _ of db.rows('SELECT NULL AS k FROM n', [], { key: 'k', batchSize: 10 })) {
+        // the first page arrives; the second cannot be found without a key value
+      }
+    }, /no `k` value/);
+    assert.equal(db.stats().leased, 0, 'a failed read released the connection');
     await assert.rejects(async () => {
       for await (const _ of db.rows('SELECT v FROM n', [], { batchSize: 0 })) {
         // unreachable
