@@ -4,7 +4,7 @@
 import { Channel as ThingChannel } from '@thi.ng/csp';
 import { Channel as AsyncChannel } from 'async-channel';
 import { Chan } from 'ts-chan';
-import { Channel } from '../src/channel/index.js';
+import { Channel } from 'weir/channel';
 import { type Case, compare, rate, table } from './lib.js';
 
 interface Adapter {

@@ -64,7 +64,7 @@ async function client(kind: string, url: string): Promise<void> {
     return;
   }
   if (kind.startsWith('weir')) {
-    const { createHttpPool } = await import('../src/http/index.js');
+    const { createHttpPool } = await import('weir/http');
     const h2 = kind === 'weir-h2';
     const pool = createHttpPool({ connections: CONCURRENCY, h2c: h2 });
     if (kind === 'weir-dispatcher') {
@@ -135,7 +135,7 @@ async function client(kind: string, url: string): Promise<void> {
 
 /** Memory held by 100 idle pooled connections: heap + external, after GC, minus the baseline. */
 async function memory(url: string): Promise<void> {
-  const { createHttpPool } = await import('../src/http/index.js');
+  const { createHttpPool } = await import('weir/http');
   const gc = (globalThis as { gc?: () => void }).gc;
   if (gc === undefined) throw new Error('run with --expose-gc');
   const pool = createHttpPool({ connections: 100, idleTimeoutMs: 600_000 });

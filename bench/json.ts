@@ -13,7 +13,7 @@ import type { ServerResponse } from 'node:http';
 import { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { JsonStreamStringify } from 'json-stream-stringify';
-import { jsonArray, writeTo } from '../src/json/index.js';
+import { jsonArray, writeTo } from 'weir/json';
 import { rate, table } from './lib.js';
 
 const N = 1_000_000;

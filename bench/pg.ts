@@ -2,7 +2,7 @@
 // node-postgres's own pool (pg.Pool), both with 10 connections, at 1, 10 and 100
 // concurrent callers, against the local server. Skips with a message if it is down.
 import pg from 'pg';
-import { createPgPool } from '../src/pg/index.js';
+import { createPgPool } from 'weir/pg';
 import { percentile, rate, table } from './lib.js';
 
 const url = process.env.WEIR_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';

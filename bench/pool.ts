@@ -2,7 +2,7 @@
 // generic-pool and tarn, over a pool of 10 trivially cheap resources, in one process.
 import genericPool from 'generic-pool';
 import tarn from 'tarn';
-import { createPool } from '../src/pool/index.js';
+import { createPool } from 'weir/pool';
 import { type Case, compare, percentile, rate, table } from './lib.js';
 
 const SIZE = 10;

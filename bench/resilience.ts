@@ -10,7 +10,7 @@ import {
   SamplingBreaker,
 } from 'cockatiel';
 import Opossum from 'opossum';
-import { CircuitBreaker, RateLimiter, Semaphore } from '../src/resilience/index.js';
+import { CircuitBreaker, RateLimiter, Semaphore } from 'weir/resilience';
 import { type Case, compare, rate, table } from './lib.js';
 
 const fn = async () => 1;

@@ -3,7 +3,7 @@
 // bytes; eventsource-parser takes text, so it is measured both with the UTF-8 decoding a
 // client must do (bytes in, as for weir) and fed pre-decoded strings (its best case).
 import { createParser } from 'eventsource-parser';
-import { SseParser } from '../src/sse/index.js';
+import { SseParser } from 'weir/sse';
 import { rate, table } from './lib.js';
 
 const EVENTS = 100_000;

@@ -8,7 +8,7 @@ import { filter as ixAsyncFilter, map as ixAsyncMap } from 'ix/Ix.asynciterable.
 import { from as ixFrom, reduce as ixReduce } from 'ix/Ix.iterable';
 import { filter as ixFilter, map as ixMap } from 'ix/Ix.iterable.operators';
 import * as si from 'streaming-iterables';
-import { stream } from '../src/stream/index.js';
+import { stream } from 'weir/stream';
 import { rate, table } from './lib.js';
 
 const N = 1_000_000;
