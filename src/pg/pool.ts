@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { realClock } from '../internal/clock.js';
 import { isWeirError } from '../internal/errors.js';
-import { checkObject } from '../internal/options.js';
+import { checkMs, checkObject } from '../internal/options.js';
 import { abortReason, onAbort } from '../internal/signals.js';
 import type { AcquireOptions, Lease, Pool, PoolOptions, PoolStats } from '../pool/index.js';
 import { createPool } from '../pool/index.js';
@@ -99,7 +99,10 @@ export class PgPool {
     } = options;
     this.#config =
       typeof connection === 'string' ? { connectionString: connection } : { ...connection };
-    this.#queryTimeoutMs = queryTimeoutMs ?? Number.POSITIVE_INFINITY;
+    this.#queryTimeoutMs =
+      queryTimeoutMs === undefined
+        ? Number.POSITIVE_INFINITY
+        : checkMs('queryTimeoutMs', queryTimeoutMs);
     if (!Number.isInteger(preparedStatements) || preparedStatements < 0) {
       throw new RangeError(
         `Expected \`preparedStatements\` to be an integer >= 0, got ${String(preparedStatements)}`,
@@ -199,6 +202,11 @@ export class PgPool {
     values?: unknown[],
     options?: QueryOptions & Pick<AcquireOptions, 'priority'>,
   ): Promise<pg.QueryResult<R>> {
+    try {
+      checkQueryOptions(options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     // A free connection is taken synchronously: no lease promise, no extra tick.
     const lease =
       options?.signal === undefined && options?.priority === undefined
@@ -306,6 +314,7 @@ export class PgPool {
     values: unknown[] | undefined,
     options: QueryOptions | undefined,
   ) {
+    checkQueryOptions(options);
     const timeoutMs = options?.timeoutMs ?? this.#queryTimeoutMs;
     const merged: QueryOptions = { timeoutMs };
     if (options?.signal !== undefined) merged.signal = options.signal;
@@ -388,6 +397,12 @@ class LeasedConnection implements PgLease {
   [Symbol.asyncDispose](): Promise<void> {
     return this.#lease[Symbol.asyncDispose]();
   }
+}
+
+function checkQueryOptions(options: QueryOptions | undefined): void {
+  if (options === undefined) return;
+  checkObject('options', options);
+  if (options.timeoutMs !== undefined) checkMs('timeoutMs', options.timeoutMs);
 }
 
 function acquireOptions(

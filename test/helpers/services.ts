@@ -58,17 +58,26 @@ export async function proxy(targetHost: string, targetPort: number) {
   const sockets = new Set<net.Socket>();
   let server: net.Server | undefined;
   let port = 0;
+  // While held, accepted connections wait (unanswered) until `release()`.
+  let held: (() => void)[] | null = null;
+  const track = (s: net.Socket): void => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+    s.on('error', () => {});
+  };
   const up = async (): Promise<void> => {
     server = net.createServer((client) => {
-      const upstream = net.connect({ host: targetHost, port: targetPort });
-      for (const s of [client, upstream]) {
-        sockets.add(s);
-        s.on('close', () => sockets.delete(s));
-        s.on('error', () => {});
-      }
-      client.pipe(upstream).pipe(client);
-      client.on('close', () => upstream.destroy());
-      upstream.on('close', () => client.destroy());
+      track(client);
+      const forward = (): void => {
+        if (client.destroyed) return;
+        const upstream = net.connect({ host: targetHost, port: targetPort });
+        track(upstream);
+        client.pipe(upstream).pipe(client);
+        client.on('close', () => upstream.destroy());
+        upstream.on('close', () => client.destroy());
+      };
+      if (held === null) forward();
+      else held.push(forward);
     });
     await new Promise<void>((resolve) => server!.listen(port, '127.0.0.1', resolve));
     port = (server.address() as net.AddressInfo).port;
@@ -78,6 +87,14 @@ export async function proxy(targetHost: string, targetPort: number) {
     await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
     server = undefined;
   };
+  const hold = (): void => {
+    held ??= [];
+  };
+  const release = (): void => {
+    const waiting = held ?? [];
+    held = null;
+    for (const forward of waiting) forward();
+  };
   await up();
-  return { port, up, down };
+  return { port, up, down, hold, release };
 }

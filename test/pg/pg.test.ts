@@ -23,6 +23,14 @@ describe('weir/pg against a real PostgreSQL', { skip }, () => {
     pools.push(p);
     return p;
   };
+  // Connection settings that go through a local TCP relay on `port`.
+  const through = (port: number): pg.ClientConfig => ({
+    host: '127.0.0.1',
+    port,
+    user: url.username || 'postgres',
+    database: url.pathname.slice(1),
+    application_name: app,
+  });
   const backends = async (): Promise<{ pid: number; state: string; query: string }[]> =>
     (
       await admin.query(
@@ -214,6 +222,10 @@ describe('weir/pg against a real PostgreSQL', { skip }, () => {
       0,
     );
     assert.throws(() => createPgPool({ preparedStatements: -1 }), /`preparedStatements`/);
+    assert.throws(() => createPgPool({ queryTimeoutMs: -5 }), /`queryTimeoutMs`/);
+    await assert.rejects(db.query('SELECT 1', [], { timeoutMs: -1 }), /`timeoutMs`/);
+    await assert.rejects(db.query('SELECT 1', [], 'fast' as never), /`options`/);
+    assert.equal(db.stats().leased, 0, 'a refused call holds no connection');
     await db.close();
     await off.close();
   });
@@ -258,13 +270,7 @@ describe('weir/pg against a real PostgreSQL', { skip }, () => {
     const clock = new FakeClock();
     const p = await proxy(url.hostname, Number(url.port || 5432));
     const db = make({
-      connection: {
-        host: '127.0.0.1',
-        port: p.port,
-        user: url.username || 'postgres',
-        database: url.pathname.slice(1),
-        application_name: app,
-      },
+      connection: through(p.port),
       max: 2,
       breaker: { threshold: 3, halfOpenAfterMs: 10_000 },
       createRetry: { initialDelayMs: 10, maxDelayMs: 10 },
@@ -296,14 +302,26 @@ describe('weir/pg against a real PostgreSQL', { skip }, () => {
   });
 
   test('a connect that finishes after its caller gave up is closed, never left as a zombie session', async () => {
+    const relay = await proxy(url.hostname, Number(url.port || 5432));
+    relay.hold();
     const clock = new FakeClock();
-    const db = make({ max: 1, createTimeoutMs: 1000, breaker: false, clock });
+    const db = make({
+      connection: through(relay.port),
+      max: 1,
+      createTimeoutMs: 1000,
+      breaker: false,
+      clock,
+    });
     const q = db.query('SELECT 1').catch((e: unknown) => e);
     await clock.advance(1000);
     assert.ok(isWeirError(await q, 'ERR_POOL_CREATE_TIMEOUT'));
+    // The server answers only now, after the caller gave up: the late session must close.
+    relay.release();
+    await until(async () => db.stats().creating === 0, 'the late connect to settle');
     await until(async () => (await backends()).length === 0, 'no session left behind');
     assert.equal(db.stats().size, 0);
     await db.close();
+    await relay.down();
   });
 
   test('an external permit limit bounds the connections a pool opens', async () => {
