@@ -52,6 +52,7 @@ async function round(query: Query, w: (typeof workloads)[number], concurrency: n
   return { qps: (n / (performance.now() - t0)) * 1000, p99: percentile(latencies, 99) };
 }
 
+const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const rows: string[][] = [];
 for (const w of workloads) {
   for (const c of [1, 10, 100]) {
@@ -67,7 +68,6 @@ for (const w of workloads) {
         results.get(p.name)!.p99.push(res.p99);
       }
     }
-    const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
     const weirQps = med(results.get('weir')!.qps);
     for (const [name, r] of results) {
       rows.push([
@@ -123,7 +123,7 @@ for (let r = 0; r < 5; r++) {
     borrowRates.set(b.name, list);
   }
 }
-const medRate = (name: string) => [...borrowRates.get(name)!].sort((a, b) => a - b)[2]!;
+const medRate = (name: string) => med(borrowRates.get(name)!);
 console.log('\nborrow and return a connection, no query, 10 callers (median of 5 rounds)\n');
 table(
   ['pool', 'rate', 'cost per borrow', 'weir/x'],

@@ -3,10 +3,12 @@ import {
   type Config,
   createClient,
   type InArgs,
+  type InStatement,
+  type InValue,
   type ResultSet,
   type Row,
 } from '@libsql/client';
-import { checkObject } from '../internal/options.js';
+import { checkInt, checkObject } from '../internal/options.js';
 import { abortReason } from '../internal/signals.js';
 import type { AcquireOptions, Pool, PoolOptions, PoolStats } from '../pool/index.js';
 import { createPool } from '../pool/index.js';
@@ -139,43 +141,24 @@ export class LibsqlPool {
     args?: InArgs,
     options?: AcquireOptions & { batchSize?: number; key?: string },
   ): AsyncGenerator<Row> {
-    const batchSize = options?.batchSize ?? 500;
-    if (!Number.isInteger(batchSize) || batchSize < 1) {
-      throw new RangeError(
-        `Expected \`batchSize\` to be an integer >= 1, got ${String(batchSize)}`,
-      );
-    }
+    const batchSize = checkInt('batchSize', options?.batchSize ?? 500, 1);
     const key = options?.key;
     if (key !== undefined && (typeof key !== 'string' || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(key))) {
       throw new TypeError(`Expected \`key\` to be a column name, got ${JSON.stringify(key)}`);
     }
-    const lease = await this.pool.acquire(options);
-    const client = lease.value;
-    const positional = Array.isArray(args) ? args : [];
     if (args !== undefined && !Array.isArray(args)) {
-      lease.release();
       throw new TypeError('rows() takes positional arguments (an array)');
     }
+    const positional = args ?? [];
+    const lease = await this.pool.acquire(options);
+    const client = lease.value;
     let tx: Awaited<ReturnType<Client['transaction']>> | undefined;
     try {
       tx = await client.transaction('read');
-      let after: Row[string] | undefined;
+      let after: InValue | undefined;
       for (let offset = 0; ; offset += batchSize) {
         if (options?.signal?.aborted) throw abortReason(options.signal);
-        let page: Awaited<ReturnType<typeof tx.execute>>;
-        if (key === undefined) {
-          page = await tx.execute({
-            sql: `SELECT * FROM (${sql}) LIMIT ? OFFSET ?`,
-            args: [...positional, batchSize, offset],
-          });
-        } else {
-          const where = after === undefined ? '' : ` WHERE "${key}" > ?`;
-          page = await tx.execute({
-            sql: `SELECT * FROM (${sql})${where} ORDER BY "${key}" LIMIT ?`,
-            args:
-              after === undefined ? [...positional, batchSize] : [...positional, after, batchSize],
-          });
-        }
+        const page = await tx.execute(pageOf(sql, positional, batchSize, key, after, offset));
         for (const row of page.rows) yield row;
         if (page.rows.length < batchSize) return;
         if (key !== undefined) {
@@ -223,4 +206,28 @@ export class LibsqlPool {
  */
 export function createLibsqlPool(options: LibsqlPoolOptions): LibsqlPool {
   return new LibsqlPool(options);
+}
+
+/**
+ * One page of `rows()`: after the last key seen when paging by `key` (a checked column
+ * name), else by offset.
+ */
+function pageOf(
+  sql: string,
+  args: InValue[],
+  size: number,
+  key: string | undefined,
+  after: InValue | undefined,
+  offset: number,
+): InStatement {
+  if (key === undefined) {
+    return { sql: `SELECT * FROM (${sql}) LIMIT ? OFFSET ?`, args: [...args, size, offset] };
+  }
+  if (after === undefined) {
+    return { sql: `SELECT * FROM (${sql}) ORDER BY "${key}" LIMIT ?`, args: [...args, size] };
+  }
+  return {
+    sql: `SELECT * FROM (${sql}) WHERE "${key}" > ? ORDER BY "${key}" LIMIT ?`,
+    args: [...args, after, size],
+  };
 }

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { realClock } from '../internal/clock.js';
 import { isWeirError } from '../internal/errors.js';
-import { checkMs, checkObject } from '../internal/options.js';
+import { checkInt, checkMs, checkObject } from '../internal/options.js';
 import { abortReason, onAbort } from '../internal/signals.js';
 import type { AcquireOptions, Lease, Pool, PoolOptions, PoolStats } from '../pool/index.js';
 import { createPool } from '../pool/index.js';
@@ -84,7 +84,8 @@ export class PgPool {
   readonly #queryTimeoutMs: number;
   readonly #preparedStatements: number;
   readonly #clock;
-  readonly #runOn: Run = (conn, text, values, options) => this.#run(conn, text, values, options);
+  readonly #runOn: Run = (conn, text, values, options, signal) =>
+    this.#run(conn, text, values, options, signal);
 
   /** @internal Use {@link createPgPool}. */
   constructor(options: PgPoolOptions = {}) {
@@ -103,12 +104,7 @@ export class PgPool {
       queryTimeoutMs === undefined
         ? Number.POSITIVE_INFINITY
         : checkMs('queryTimeoutMs', queryTimeoutMs);
-    if (!Number.isInteger(preparedStatements) || preparedStatements < 0) {
-      throw new RangeError(
-        `Expected \`preparedStatements\` to be an integer >= 0, got ${String(preparedStatements)}`,
-      );
-    }
-    this.#preparedStatements = preparedStatements;
+    this.#preparedStatements = checkInt('preparedStatements', preparedStatements, 0);
     this.#clock = poolOptions.clock ?? realClock;
     const held = new WeakMap<Conn, { release(): void }>();
     this.pool = createPool<Conn>({
@@ -136,7 +132,15 @@ export class PgPool {
       },
       validate: async (conn, signal) => {
         if (conn.broken !== undefined) return false;
-        await runQuery(conn.client, 'SELECT 1', undefined, { signal }, this.#config, this.#clock);
+        await runQuery(
+          conn.client,
+          'SELECT 1',
+          undefined,
+          signal,
+          Number.POSITIVE_INFINITY,
+          this.#config,
+          this.#clock,
+        );
         return conn.broken === undefined;
       },
       // Synchronous when there is nothing to clean, which is nearly always: no extra tick
@@ -308,21 +312,20 @@ export class PgPool {
     return new LeasedConnection(lease, signal, this.#runOn);
   }
 
+  /** Runs on `conn`; `options` are already checked, `signal` may come from a lease. */
   #run<R extends pg.QueryResultRow>(
     conn: Conn,
     text: string,
     values: unknown[] | undefined,
     options: QueryOptions | undefined,
-  ) {
-    checkQueryOptions(options);
-    const timeoutMs = options?.timeoutMs ?? this.#queryTimeoutMs;
-    const merged: QueryOptions = { timeoutMs };
-    if (options?.signal !== undefined) merged.signal = options.signal;
+    signal = options?.signal,
+  ): Promise<pg.QueryResult<R>> {
     return runQuery<R>(
       conn.client,
       text,
       values,
-      merged,
+      signal,
+      options?.timeoutMs ?? this.#queryTimeoutMs,
       this.#config,
       this.#clock,
       conn.statements,
@@ -354,6 +357,7 @@ type Run = (
   text: string,
   values: unknown[] | undefined,
   options: QueryOptions | undefined,
+  signal: AbortSignal | undefined,
 ) => Promise<pg.QueryResult>;
 
 /** A class rather than an object of closures: borrowing is on the hot path. */
@@ -377,13 +381,16 @@ class LeasedConnection implements PgLease {
     values?: unknown[],
     options?: QueryOptions,
   ): Promise<pg.QueryResult<R>> {
-    const signal = this.#signal;
-    return this.#run(
-      this.#lease.value,
-      text,
-      values,
-      signal === undefined || options?.signal !== undefined ? options : { ...options, signal },
-    ) as Promise<pg.QueryResult<R>>;
+    try {
+      checkQueryOptions(options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    // The lease's signal (a transaction's) unless the call brings its own.
+    const signal = options?.signal ?? this.#signal;
+    return this.#run(this.#lease.value, text, values, options, signal) as Promise<
+      pg.QueryResult<R>
+    >;
   }
 
   release(): void {

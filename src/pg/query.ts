@@ -16,7 +16,7 @@ export interface QueryOptions {
 export type CancelConfig = pg.ClientConfig;
 
 /**
- * @internal Runs one query on `client`; on abort or timeout sends PostgreSQL's cancel
+ * @internal Runs one query on `client`; on abort or after `timeoutMs` sends PostgreSQL's cancel
  * request (a separate short connection, as psql's Ctrl-C does), waits for the server to
  * answer `57014 query_canceled`, and rejects with the abort reason or a timeout error.
  * The connection stays usable. With `statements`, a parameterised text runs as the
@@ -26,12 +26,12 @@ export function runQuery<R extends pg.QueryResultRow>(
   client: pg.Client,
   text: string,
   values: unknown[] | undefined,
-  options: QueryOptions | undefined,
+  signal: AbortSignal | undefined,
+  timeoutMs: number,
   cancelConfig: CancelConfig,
   clock: Clock,
   statements?: PreparedStatements,
 ): Promise<pg.QueryResult<R>> {
-  const signal = options?.signal;
   if (signal?.aborted) return Promise.reject(abortReason(signal));
   // Only parameterised texts: an unparameterised one may hold several statements, which
   // the simple protocol allows and a prepared statement does not.
@@ -64,8 +64,7 @@ export function runQuery<R extends pg.QueryResultRow>(
       sendCancel(client, query, cancelConfig);
     };
     const disposeAbort = onAbort(signal, (r) => cancel(() => r));
-    const timeoutMs = options?.timeoutMs;
-    if (timeoutMs !== undefined && Number.isFinite(timeoutMs)) {
+    if (Number.isFinite(timeoutMs)) {
       timer = clock.setTimeout(
         () => cancel((cause) => new QueryTimeoutError(timeoutMs, cause)),
         timeoutMs,

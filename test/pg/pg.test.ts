@@ -226,6 +226,9 @@ describe('weir/pg against a real PostgreSQL', { skip }, () => {
     await assert.rejects(db.query('SELECT 1', [], { timeoutMs: -1 }), /`timeoutMs`/);
     await assert.rejects(db.query('SELECT 1', [], 'fast' as never), /`options`/);
     assert.equal(db.stats().leased, 0, 'a refused call holds no connection');
+    const lease = await db.connect();
+    await assert.rejects(lease.query('SELECT 1', [], { timeoutMs: Number.NaN }), /`timeoutMs`/);
+    lease.release();
     await db.close();
     await off.close();
   });
