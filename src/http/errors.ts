@@ -1,4 +1,4 @@
-import { WeirError } from '../internal/errors.js';
+import { WeirError, type WeirErrorCode } from '../internal/errors.js';
 
 /**
  * Base class of the errors `weir/http` raises about a request or a connection. `origin`
@@ -22,7 +22,12 @@ export class HttpError extends WeirError {
   /** The server, as `scheme://host:port`. */
   readonly origin: string;
 
-  constructor(code: string, origin: string, message: string, cause?: unknown) {
+  constructor(
+    code: Extract<WeirErrorCode, `ERR_HTTP_${string}`>,
+    origin: string,
+    message: string,
+    cause?: unknown,
+  ) {
     super(code, message, cause === undefined ? undefined : { cause });
     this.origin = origin;
   }

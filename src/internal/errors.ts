@@ -3,21 +3,53 @@
  * The code is the contract; messages may improve between versions.
  */
 
-/** Stable error codes. See `docs/errors.md` for the table of meanings. */
+/**
+ * Every code a {@link WeirError} can carry, and nothing else, so that a misspelt code passed
+ * to `isWeirError` does not compile. See `docs/errors.md` for the table of meanings; a test keeps this list,
+ * that table and the codes raised in the sources equal.
+ */
 export type WeirErrorCode =
+  // weir/pool
   | 'ERR_POOL_TIMEOUT'
   | 'ERR_POOL_CLOSED'
   | 'ERR_POOL_EXHAUSTED'
   | 'ERR_POOL_CREATE_FAILED'
   | 'ERR_POOL_CREATE_TIMEOUT'
   | 'ERR_RESOURCE_BROKEN'
+  // weir/resilience
   | 'ERR_CIRCUIT_OPEN'
-  | 'ERR_CHANNEL_CLOSED'
   | 'ERR_RATE_LIMITED'
   | 'ERR_BULKHEAD_FULL'
   | 'ERR_TIMEOUT'
+  // weir/channel, weir/stream
+  | 'ERR_CHANNEL_CLOSED'
   | 'ERR_STREAM_TIMEOUT'
-  | (string & {});
+  // weir/pg
+  | 'ERR_PG_QUERY_TIMEOUT'
+  // weir/http
+  | 'ERR_HTTP_CONNECT'
+  | 'ERR_HTTP_CONNECT_TIMEOUT'
+  | 'ERR_HTTP_TLS'
+  | 'ERR_HTTP_HEADERS_TIMEOUT'
+  | 'ERR_HTTP_BODY_TIMEOUT'
+  | 'ERR_HTTP_SOCKET'
+  | 'ERR_HTTP_CONNECTION_RETIRED'
+  | 'ERR_HTTP_UNREAD_BODY'
+  | 'ERR_HTTP_CLOSED'
+  | 'ERR_HTTP_STATUS'
+  // weir/json
+  | 'ERR_JSON_ENCODE'
+  | 'ERR_JSON_PARSE'
+  | 'ERR_JSON_ITEM_TOO_LARGE'
+  // weir/sse
+  | 'ERR_SSE_INVALID_FIELD'
+  | 'ERR_SSE_CLOSED'
+  | 'ERR_SSE_CLIENT_TOO_SLOW'
+  | 'ERR_SSE_LINE_TOO_LONG'
+  | 'ERR_SSE_EVENT_TOO_LARGE'
+  | 'ERR_SSE_STATUS'
+  | 'ERR_SSE_CONTENT_TYPE'
+  | 'ERR_SSE_RETRIES_EXHAUSTED';
 
 // A registry-wide brand, so that two copies of weir loaded in one process still
 // recognise each other's errors (undici does the same).

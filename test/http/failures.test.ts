@@ -3,7 +3,7 @@ import type { ServerResponse } from 'node:http';
 import { after, describe, test } from 'node:test';
 import { createHttpPool } from '../../src/http/index.js';
 import { FakeClock } from '../../src/internal/clock.js';
-import { isWeirError } from '../../src/internal/errors.js';
+import { isWeirError, type WeirErrorCode } from '../../src/internal/errors.js';
 import { httpServer, httpsServer, type Running, testCert } from './servers.js';
 
 const servers: Running[] = [];
@@ -15,7 +15,7 @@ async function serve(...args: Parameters<typeof httpServer>): Promise<Running> {
   servers.push(s);
   return s;
 }
-const code = (c: string) => (e: unknown) => isWeirError(e, c);
+const code = (c: WeirErrorCode) => (e: unknown) => isWeirError(e, c);
 
 describe('the keep-alive race', () => {
   // Each socket answers one request with keep-alive, then closes as the next request on it
