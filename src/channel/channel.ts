@@ -1,4 +1,4 @@
-import { checkInt, checkObject } from '../internal/options.js';
+import { checkInt, checkKeys, checkObject, optionKeys } from '../internal/options.js';
 import { abortReason, checkSignal, onAbort } from '../internal/signals.js';
 import { ChannelClosedError } from './errors.js';
 import { type Linked, WaitList } from './wait-list.js';
@@ -8,6 +8,8 @@ export interface WaitOptions {
   /** Aborting it rejects the wait with `signal.reason` and leaves nothing queued. */
   signal?: AbortSignal | undefined;
 }
+
+const WAIT_KEYS = optionKeys<WaitOptions>({ signal: 1 });
 
 /**
  * What a receive yields: `{ done: false, value }` for a value (which may itself be
@@ -313,6 +315,7 @@ export class Channel<T> implements AsyncIterable<T>, Disposable {
   }
 }
 
+/** @internal */
 function waiter<T>(
   value: T | undefined,
   resolve: (result: never) => void,
@@ -346,6 +349,7 @@ function sendOnClosed(): ChannelClosedError {
 
 function waitSignal(options: WaitOptions): AbortSignal | undefined {
   checkObject('options', options);
+  checkKeys('Channel.send/receive/values', options, WAIT_KEYS);
   return checkSignal(options.signal);
 }
 

@@ -1,4 +1,4 @@
-import { checkInt, checkObject } from '../internal/options.js';
+import { checkInt, checkKeys, checkObject, optionKeys } from '../internal/options.js';
 import { Channel, kOnClose } from './channel.js';
 
 /**
@@ -41,6 +41,8 @@ export interface FanOutOptions {
   capacity?: number | undefined;
 }
 
+const FAN_OUT_KEYS = optionKeys<FanOutOptions>({ capacity: 1 });
+
 /**
  * Fan-out: `n` channels that take turns receiving the values of `input` (round-robin:
  * value i goes to output i mod n, waiting for that output). All outputs close when
@@ -53,6 +55,7 @@ export function fanOut<T>(input: Channel<T>, n: number, options?: FanOutOptions)
   if (!(input instanceof Channel)) throw new TypeError('Expected `input` to be a Channel');
   checkInt('n', n, 1);
   checkObject('options', options);
+  checkKeys('fanOut', options, FAN_OUT_KEYS);
   const capacity = checkInt('capacity', options?.capacity ?? 0, 0);
   const outputs = Array.from({ length: n }, () => new Channel<T>(capacity));
   const stop = new AbortController();

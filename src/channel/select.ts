@@ -1,6 +1,6 @@
 import { type Clock, realClock, type TimerHandle } from '../internal/clock.js';
 import { TimeoutError } from '../internal/errors.js';
-import { checkMs, checkObject } from '../internal/options.js';
+import { checkKeys, checkMs, checkObject, optionKeys } from '../internal/options.js';
 import { abortReason, checkSignal, onAbort } from '../internal/signals.js';
 import {
   Channel,
@@ -67,6 +67,8 @@ export interface SelectOptions {
   /** Clock for `timeoutMs`. @default realClock */
   clock?: Clock | undefined;
 }
+
+const SELECT_KEYS = optionKeys<SelectOptions>({ signal: 1, timeoutMs: 1, default: 1, clock: 1 });
 
 type Index<K> = K extends `${infer N extends number}` ? N : number;
 
@@ -141,6 +143,7 @@ export function select(
     }
   }
   checkObject('options', options);
+  checkKeys('select', options, SELECT_KEYS);
   const signal = checkSignal(options?.signal);
   const timeoutMs =
     options?.timeoutMs === undefined

@@ -1,5 +1,5 @@
 import { type Clock, realClock, type TimerHandle } from '../internal/clock.js';
-import { checkMs, checkObject } from '../internal/options.js';
+import { checkKeys, checkMs, checkObject, optionKeys } from '../internal/options.js';
 import { checkSignal, onAbort } from '../internal/signals.js';
 import { Channel, kOnClose } from './channel.js';
 
@@ -10,6 +10,8 @@ export interface TimerOptions {
   /** Where time comes from. @default realClock */
   clock?: Clock | undefined;
 }
+
+const TIMER_KEYS = optionKeys<TimerOptions>({ signal: 1, clock: 1 });
 
 /**
  * A receive-only channel that delivers the clock's time once, after `ms`, then closes
@@ -78,5 +80,6 @@ function timerOptions(options: TimerOptions | undefined): {
   signal: AbortSignal | undefined;
 } {
   checkObject('options', options);
+  checkKeys('after/ticker', options, TIMER_KEYS);
   return { clock: options?.clock ?? realClock, signal: checkSignal(options?.signal) };
 }

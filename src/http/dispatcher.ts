@@ -2,7 +2,7 @@ import type { Writable } from 'node:stream';
 import { Dispatcher } from 'undici';
 import type { Clock } from '../internal/clock.js';
 import { realClock } from '../internal/clock.js';
-import { checkObject } from '../internal/options.js';
+import { checkKeys, checkObject, optionKeys } from '../internal/options.js';
 import { checkSignal } from '../internal/signals.js';
 import { WeirHttpAgent, WeirHttpsAgent } from './agent.js';
 import { type RequestBody, toDispatchBody } from './body.js';
@@ -36,6 +36,15 @@ export interface HttpRequestOptions {
   /** Overrides the origin's `bodyTimeoutMs` for this request. */
   bodyTimeoutMs?: number;
 }
+
+const REQUEST_KEYS = optionKeys<HttpRequestOptions>({
+  method: 1,
+  headers: 1,
+  body: 1,
+  signal: 1,
+  headersTimeoutMs: 1,
+  bodyTimeoutMs: 1,
+});
 
 /** Totals over every origin, with each origin's own {@link OriginStats}. */
 export interface HttpPoolStats {
@@ -175,6 +184,7 @@ export class HttpPool extends Dispatcher {
     let opts: Dispatcher.DispatchOptions;
     try {
       checkObject('options', options);
+      checkKeys('HttpPool.request', options, REQUEST_KEYS);
       if (checkSignal(options?.signal)?.aborted) return Promise.reject(options!.signal!.reason);
       if (this.#closed) throw new HttpError('ERR_HTTP_CLOSED', '', 'The HTTP pool is closed');
       let path: string;

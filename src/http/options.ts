@@ -2,8 +2,15 @@ import type { ConnectionOptions } from 'node:tls';
 import type { Clock } from '../internal/clock.js';
 import { realClock } from '../internal/clock.js';
 import { describe } from '../internal/errors.js';
-import { checkInt, checkMs, checkObject } from '../internal/options.js';
-import type { CircuitBreakerOptions } from '../resilience/breaker.js';
+import {
+  checkInt,
+  checkKeys,
+  checkMs,
+  checkObject,
+  type KeyList,
+  optionKeys,
+} from '../internal/options.js';
+import { CIRCUIT_BREAKER_KEYS, type CircuitBreakerOptions } from '../resilience/breaker.js';
 
 /** TLS settings of an https origin; passed to `tls.connect`. */
 export interface HttpTlsOptions {
@@ -93,6 +100,41 @@ export interface HttpPoolOptions extends OriginOptions {
   clock?: Clock;
 }
 
+const TLS_KEYS = optionKeys<HttpTlsOptions>({
+  ca: 1,
+  cert: 1,
+  key: 1,
+  pfx: 1,
+  passphrase: 1,
+  rejectUnauthorized: 1,
+  servername: 1,
+  minVersion: 1,
+});
+const originKeys: KeyList<OriginOptions> = {
+  connections: 1,
+  minConnections: 1,
+  idleTimeoutMs: 1,
+  maxLifetimeMs: 1,
+  connectTimeoutMs: 1,
+  headersTimeoutMs: 1,
+  bodyTimeoutMs: 1,
+  acquireTimeoutMs: 1,
+  maxWaiting: 1,
+  unreadBodyTimeoutMs: 1,
+  allowH2: 1,
+  h2c: 1,
+  maxConcurrentStreams: 1,
+  tls: 1,
+  breaker: 1,
+};
+const ORIGIN_KEYS = optionKeys(originKeys);
+const HTTP_POOL_KEYS = optionKeys<HttpPoolOptions>({
+  ...originKeys,
+  origins: 1,
+  name: 1,
+  clock: 1,
+});
+
 /** @internal Settings of one origin after defaults and validation. */
 export interface ResolvedOriginOptions {
   connections: number;
@@ -127,10 +169,14 @@ export function resolveOriginOptions(
   override: OriginOptions | undefined,
 ): ResolvedOriginOptions {
   checkObject('options', base);
+  checkKeys('createHttpPool', base, HTTP_POOL_KEYS);
   checkObject('origin options', override);
+  checkKeys("an origin of createHttpPool's `origins`", override, ORIGIN_KEYS);
   const o: OriginOptions = { ...base, ...override };
   checkObject('tls', o.tls);
+  checkKeys("createHttpPool's `tls`", o.tls, TLS_KEYS);
   checkObject('breaker', o.breaker === false ? undefined : o.breaker);
+  checkKeys("createHttpPool's `breaker`", o.breaker, CIRCUIT_BREAKER_KEYS);
   const connections = checkInt('connections', o.connections ?? 10, 1);
   const minConnections = checkInt('minConnections', o.minConnections ?? 0, 0);
   if (minConnections > connections) {

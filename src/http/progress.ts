@@ -1,6 +1,7 @@
 import { createWriteStream, promises as fs } from 'node:fs';
 import type { Writable } from 'node:stream';
 import type { Clock } from '../internal/clock.js';
+import { checkKeys, optionKeys } from '../internal/options.js';
 import type { RequestBody } from './body.js';
 import { knownLength, toDispatchBody } from './body.js';
 import type { HttpPool } from './dispatcher.js';
@@ -48,6 +49,22 @@ export interface UploadOptions extends TransferOptions {
   /** The body's size in bytes, when it is a stream (sent as `content-length`). */
   size?: number;
 }
+
+const DOWNLOAD_KEYS = optionKeys<DownloadOptions>({
+  onProgress: 1,
+  progressIntervalMs: 1,
+  signal: 1,
+  headers: 1,
+  resume: 1,
+});
+const UPLOAD_KEYS = optionKeys<UploadOptions>({
+  onProgress: 1,
+  progressIntervalMs: 1,
+  signal: 1,
+  headers: 1,
+  method: 1,
+  size: 1,
+});
 
 /** The outcome of a transfer. */
 export interface TransferResult {
@@ -119,6 +136,7 @@ export async function download(
   destination: string | Writable,
   options: DownloadOptions = {},
 ): Promise<TransferResult> {
+  checkKeys('HttpPool.download', options, DOWNLOAD_KEYS);
   let offset = 0;
   const headers: Record<string, string> = { ...options.headers };
   if (options.resume === true && typeof destination === 'string') {
@@ -195,6 +213,7 @@ export async function upload(
   source: RequestBody,
   options: UploadOptions = {},
 ): Promise<TransferResult> {
+  checkKeys('HttpPool.upload', options, UPLOAD_KEYS);
   const size = options.size ?? knownLength(source);
   const meter = new Meter(clock, options, 0, size);
   const body = toDispatchBody(source);

@@ -1,4 +1,4 @@
-import { checkInt, checkObject } from '../internal/options.js';
+import { checkInt, checkKeys, checkObject, optionKeys } from '../internal/options.js';
 
 /** Options of {@link BufferPool}. */
 export interface BufferPoolOptions {
@@ -14,6 +14,8 @@ export interface BufferPoolOptions {
   /** How many buffers to allocate up front (at most `max`). @default 0 */
   initial?: number | undefined;
 }
+
+const BUFFER_POOL_KEYS = optionKeys<BufferPoolOptions>({ bufferBytes: 1, max: 1, initial: 1 });
 
 /** Counters of a {@link BufferPool}, for tests and metrics. */
 export interface BufferPoolStats {
@@ -59,6 +61,7 @@ export class BufferPool {
 
   constructor(options?: BufferPoolOptions) {
     checkObject('options', options);
+    checkKeys('BufferPool', options, BUFFER_POOL_KEYS);
     this.bufferBytes = checkInt('bufferBytes', options?.bufferBytes ?? 32 * 1024, 1);
     this.max = checkInt('max', options?.max ?? 16, 0);
     const initial = checkInt('initial', options?.initial ?? 0, 0);

@@ -1,4 +1,4 @@
-import { checkInt, checkObject } from '../internal/options.js';
+import { checkInt, checkKeys, checkObject, optionKeys } from '../internal/options.js';
 import { abortReason, checkSignal } from '../internal/signals.js';
 import {
   closeQuietly,
@@ -26,6 +26,8 @@ export interface ParseOptions {
   /** Aborting it fails the stream with `signal.reason` and closes the source. */
   signal?: AbortSignal | undefined;
 }
+
+const PARSE_KEYS = optionKeys<ParseOptions>({ maxItemBytes: 1, signal: 1 });
 
 enum S {
   Start, // before `[`
@@ -429,6 +431,7 @@ function parser<T>(
   make: (up: Pull<unknown>, max: number, signal: AbortSignal | undefined) => Pull<T>,
 ): Stream<T> {
   checkObject('options', options);
+  checkKeys('parseJsonArray/parseNdjson', options, PARSE_KEYS);
   const max = checkInt('maxItemBytes', options?.maxItemBytes ?? 1024 * 1024, 1);
   const signal = checkSignal(options?.signal);
   if (!isSource(source)) openSource(source, undefined as never);

@@ -1,4 +1,4 @@
-import { checkFn, checkInt, checkObject } from '../internal/options.js';
+import { checkFn, checkInt, checkKeys, checkObject, optionKeys } from '../internal/options.js';
 import { abortReason, checkSignal, onAbort } from '../internal/signals.js';
 import {
   closeQuietly,
@@ -51,6 +51,20 @@ export interface NdjsonOptions<T, U = T> extends EncodeOptions<T, U> {
    */
   errorLine?: ((error: unknown) => unknown) | undefined;
 }
+
+const ENCODE_KEYS = optionKeys<EncodeOptions<unknown>>({
+  transform: 1,
+  chunkBytes: 1,
+  bufferPool: 1,
+  signal: 1,
+});
+const NDJSON_KEYS = optionKeys<NdjsonOptions<unknown>>({
+  transform: 1,
+  chunkBytes: 1,
+  bufferPool: 1,
+  signal: 1,
+  errorLine: 1,
+});
 
 const DEFAULT_CHUNK = 32 * 1024;
 // Enough for a few concurrent responses; buffers beyond it are simply not kept.
@@ -433,6 +447,7 @@ export function jsonArray<T, U = T>(
   options?: EncodeOptions<T, U>,
 ): Stream<Uint8Array> {
   checkObject('options', options);
+  checkKeys('jsonArray', options, ENCODE_KEYS);
   return encoder(source, options, ARRAY, 'application/json; charset=utf-8', undefined);
 }
 
@@ -454,6 +469,7 @@ export function ndjson<T, U = T>(
   options?: NdjsonOptions<T, U>,
 ): Stream<Uint8Array> {
   checkObject('options', options);
+  checkKeys('ndjson', options, NDJSON_KEYS);
   const errorLine = checkFn<(error: unknown) => unknown>('errorLine', options?.errorLine, false);
   return encoder(source, options, LINES, 'application/x-ndjson; charset=utf-8', errorLine);
 }

@@ -10,7 +10,7 @@ import {
   type Deflate,
   type Gzip,
 } from 'node:zlib';
-import { checkObject } from '../internal/options.js';
+import { checkKeys, checkObject, optionKeys } from '../internal/options.js';
 import { abortReason, checkSignal } from '../internal/signals.js';
 import type { Source } from '../stream/sources.js';
 import { Stream, stream } from '../stream/stream.js';
@@ -43,6 +43,14 @@ export interface WriteToOptions {
   signal?: AbortSignal | undefined;
 }
 
+const WRITE_TO_KEYS = optionKeys<WriteToOptions>({
+  contentType: 1,
+  status: 1,
+  headers: 1,
+  compress: 1,
+  signal: 1,
+});
+
 /** How {@link writeTo} ended: the whole body sent, or the client went away first. */
 export type WriteOutcome = 'finished' | 'disconnected';
 
@@ -71,6 +79,7 @@ export async function writeTo(
   options?: WriteToOptions,
 ): Promise<WriteOutcome> {
   checkObject('options', options);
+  checkKeys('writeTo', options, WRITE_TO_KEYS);
   const signal = checkSignal(options?.signal);
   const source = body instanceof Stream ? body : stream(body);
   const encoding = pickEncoding(options?.compress, (res as { req?: IncomingMessage }).req);
@@ -245,6 +254,13 @@ export interface ResponseOptions {
   compress?: Compression | false | undefined;
 }
 
+const RESPONSE_KEYS = optionKeys<ResponseOptions>({
+  contentType: 1,
+  status: 1,
+  headers: 1,
+  compress: 1,
+});
+
 /**
  * A web `Response` whose body pulls from `body` only as the client reads (backpressure),
  * for servers built on the Fetch API (Hono, Next.js route handlers, `Bun.serve`, Deno).
@@ -258,6 +274,7 @@ export interface ResponseOptions {
  */
 export function toResponse(body: Source<Uint8Array>, options?: ResponseOptions): Response {
   checkObject('options', options);
+  checkKeys('toResponse', options, RESPONSE_KEYS);
   const source = body instanceof Stream ? body : stream(body);
   const compress = options?.compress ?? false;
   if (compress !== false && compress !== 'gzip' && compress !== 'br' && compress !== 'deflate') {

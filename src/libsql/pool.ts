@@ -8,10 +8,11 @@ import {
   type ResultSet,
   type Row,
 } from '@libsql/client';
-import { checkInt, checkObject } from '../internal/options.js';
+import { checkInt, checkKeys, checkObject, omitKeys, optionKeys } from '../internal/options.js';
 import { abortReason } from '../internal/signals.js';
 import type { AcquireOptions, Pool, PoolOptions, PoolStats } from '../pool/index.js';
 import { createPool } from '../pool/index.js';
+import { poolOptionKeys } from '../pool/options.js';
 
 /** Options of {@link createLibsqlPool}: a libSQL URL plus `weir/pool`'s options. */
 export interface LibsqlPoolOptions
@@ -26,6 +27,26 @@ export interface LibsqlPoolOptions
   /** Further `@libsql/client` settings. */
   config?: Omit<Config, 'url' | 'authToken'>;
 }
+
+const LIBSQL_POOL_KEYS = optionKeys<LibsqlPoolOptions>({
+  ...omitKeys(poolOptionKeys, 'create', 'destroy', 'validate', 'reset', 'weigh', 'maxWeight'),
+  url: 1,
+  authToken: 1,
+  config: 1,
+});
+const TRANSACTION_KEYS = optionKeys<AcquireOptions & { mode?: LibsqlTransactionMode }>({
+  signal: 1,
+  timeoutMs: 1,
+  priority: 1,
+  mode: 1,
+});
+const ROWS_KEYS = optionKeys<AcquireOptions & { batchSize?: number; key?: string }>({
+  signal: 1,
+  timeoutMs: 1,
+  priority: 1,
+  batchSize: 1,
+  key: 1,
+});
 
 /** What a transaction callback gets. */
 export interface LibsqlTransaction {
@@ -46,6 +67,7 @@ export class LibsqlPool {
   /** @internal Use {@link createLibsqlPool}. */
   constructor(options: LibsqlPoolOptions) {
     checkObject('options', options);
+    checkKeys('createLibsqlPool', options, LIBSQL_POOL_KEYS);
     const { url, authToken, config, ...poolOptions } = options ?? ({} as LibsqlPoolOptions);
     if (typeof url !== 'string' || url.length === 0) {
       throw new TypeError(
@@ -97,13 +119,14 @@ export class LibsqlPool {
     fn: (tx: LibsqlTransaction) => Promise<R>,
     options?: AcquireOptions & { mode?: LibsqlTransactionMode },
   ): Promise<R> {
-    const mode = options?.mode ?? 'write';
+    checkKeys('LibsqlPool.transaction', options, TRANSACTION_KEYS);
+    const { mode = 'write', ...acquire } = options ?? {};
     if (mode !== 'write' && mode !== 'read' && mode !== 'deferred') {
       throw new TypeError(
         `Expected \`mode\` to be 'write', 'read' or 'deferred', got ${JSON.stringify(mode)}`,
       );
     }
-    const lease = await this.pool.acquire(options);
+    const lease = await this.pool.acquire(acquire);
     try {
       const tx = await lease.value.transaction(mode);
       try {
@@ -141,8 +164,9 @@ export class LibsqlPool {
     args?: InArgs,
     options?: AcquireOptions & { batchSize?: number; key?: string },
   ): AsyncGenerator<Row> {
-    const batchSize = checkInt('batchSize', options?.batchSize ?? 500, 1);
-    const key = options?.key;
+    checkKeys('LibsqlPool.rows', options, ROWS_KEYS);
+    const { batchSize: size = 500, key, ...acquire } = options ?? {};
+    const batchSize = checkInt('batchSize', size, 1);
     if (key !== undefined && (typeof key !== 'string' || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(key))) {
       throw new TypeError(`Expected \`key\` to be a column name, got ${JSON.stringify(key)}`);
     }
@@ -150,7 +174,7 @@ export class LibsqlPool {
       throw new TypeError('rows() takes positional arguments (an array)');
     }
     const positional = args ?? [];
-    const lease = await this.pool.acquire(options);
+    const lease = await this.pool.acquire(acquire);
     const client = lease.value;
     let tx: Awaited<ReturnType<Client['transaction']>> | undefined;
     try {

@@ -1,17 +1,25 @@
 import pg from 'pg';
 import { realClock } from '../internal/clock.js';
 import { isWeirError } from '../internal/errors.js';
-import { checkInt, checkMs, checkObject } from '../internal/options.js';
+import {
+  checkInt,
+  checkKeys,
+  checkMs,
+  checkObject,
+  omitKeys,
+  optionKeys,
+} from '../internal/options.js';
 import { abortReason, onAbort } from '../internal/signals.js';
 import type { AcquireOptions, Lease, Pool, PoolOptions, PoolStats } from '../pool/index.js';
 import { createPool } from '../pool/index.js';
+import { poolOptionKeys } from '../pool/options.js';
 import { cancelActive, type QueryOptions, runQuery } from './query.js';
 import { isStaleStatement, PreparedStatements } from './statements.js';
 
 /** A pooled node-postgres client and what the pool knows about its health. */
 interface Conn {
   client: pg.Client;
-  /** Its named server-side statements; `undefined` when preparing is off. */
+  /** @internal Its named server-side statements; `undefined` when preparing is off. */
   statements: PreparedStatements | undefined;
   /** Set when the connection reported an error or ended; it is never handed out again. */
   broken: unknown;
@@ -48,8 +56,26 @@ export interface PgPoolOptions
   permits?: ConnectionPermits;
 }
 
+const PG_POOL_KEYS = optionKeys<PgPoolOptions>({
+  ...omitKeys(poolOptionKeys, 'create', 'destroy', 'validate', 'reset', 'weigh', 'maxWeight'),
+  connection: 1,
+  discardOnReturn: 1,
+  preparedStatements: 1,
+  queryTimeoutMs: 1,
+  permits: 1,
+});
+const QUERY_KEYS = optionKeys<QueryOptions>({ signal: 1, timeoutMs: 1 });
+const POOL_QUERY_KEYS = optionKeys<QueryOptions & Pick<AcquireOptions, 'priority'>>({
+  signal: 1,
+  timeoutMs: 1,
+  priority: 1,
+});
+const TRANSACTION_KEYS = optionKeys<TransactionOptions>({ isolation: 1, readOnly: 1, signal: 1 });
+
 /** Transaction isolation levels. */
 export type IsolationLevel = 'read committed' | 'repeatable read' | 'serializable';
+
+type TransactionOptions = { isolation?: IsolationLevel; readOnly?: boolean; signal?: AbortSignal };
 
 /** What a transaction callback gets: queries on the transaction's connection. */
 export interface Transaction {
@@ -90,6 +116,7 @@ export class PgPool {
   /** @internal Use {@link createPgPool}. */
   constructor(options: PgPoolOptions = {}) {
     checkObject('options', options);
+    checkKeys('createPgPool', options, PG_POOL_KEYS);
     const {
       connection,
       discardOnReturn = false,
@@ -207,6 +234,7 @@ export class PgPool {
     options?: QueryOptions & Pick<AcquireOptions, 'priority'>,
   ): Promise<pg.QueryResult<R>> {
     try {
+      checkKeys('PgPool.query', options, POOL_QUERY_KEYS);
       checkQueryOptions(options);
     } catch (error) {
       return Promise.reject(error);
@@ -273,6 +301,7 @@ export class PgPool {
     fn: (tx: Transaction) => Promise<R>,
     options?: { isolation?: IsolationLevel; readOnly?: boolean; signal?: AbortSignal },
   ): Promise<R> {
+    checkKeys('PgPool.transaction', options, TRANSACTION_KEYS);
     const lease = await this.pool.acquire(acquireOptions(options));
     const tx = this.#wrap(lease, options?.signal);
     try {
@@ -382,6 +411,7 @@ class LeasedConnection implements PgLease {
     options?: QueryOptions,
   ): Promise<pg.QueryResult<R>> {
     try {
+      checkKeys('PgLease.query (or Transaction.query)', options, QUERY_KEYS);
       checkQueryOptions(options);
     } catch (error) {
       return Promise.reject(error);

@@ -1,8 +1,21 @@
 import type { Clock } from '../internal/clock.js';
 import { realClock } from '../internal/clock.js';
 import { describe } from '../internal/errors.js';
-import { checkFn, checkInt, checkMs, checkObject, checkRatio } from '../internal/options.js';
-import { CircuitBreaker, type CircuitBreakerOptions } from '../resilience/breaker.js';
+import {
+  checkFn,
+  checkInt,
+  checkKeys,
+  checkMs,
+  checkObject,
+  checkRatio,
+  type KeyList,
+  optionKeys,
+} from '../internal/options.js';
+import {
+  CIRCUIT_BREAKER_KEYS,
+  CircuitBreaker,
+  type CircuitBreakerOptions,
+} from '../resilience/breaker.js';
 
 /** Options of {@link createPool}. Times are in milliseconds; `Infinity` turns a limit off. */
 export interface PoolOptions<T> {
@@ -123,6 +136,54 @@ export interface AutoscaleOptions {
   downFactor?: number;
 }
 
+/** @internal Every key of {@link PoolOptions}, for the integrations that extend it. */
+export const poolOptionKeys: KeyList<PoolOptions<unknown>> = {
+  create: 1,
+  destroy: 1,
+  validate: 1,
+  reset: 1,
+  min: 1,
+  max: 1,
+  acquireTimeoutMs: 1,
+  maxWaiting: 1,
+  idleTimeoutMs: 1,
+  maxLifetimeMs: 1,
+  lifetimeJitter: 1,
+  maxUses: 1,
+  createTimeoutMs: 1,
+  destroyTimeoutMs: 1,
+  validateAfterIdleMs: 1,
+  validateIntervalMs: 1,
+  reapIntervalMs: 1,
+  idleOrder: 1,
+  maxLeasesPerResource: 1,
+  leaseLimit: 1,
+  leakDetectionMs: 1,
+  createRetry: 1,
+  breaker: 1,
+  autoscale: 1,
+  weigh: 1,
+  maxWeight: 1,
+  statsSampleEvery: 1,
+  name: 1,
+  clock: 1,
+  random: 1,
+};
+const POOL_KEYS = optionKeys(poolOptionKeys);
+const RETRY_KEYS = optionKeys<NonNullable<PoolOptions<unknown>['createRetry']>>({
+  initialDelayMs: 1,
+  maxDelayMs: 1,
+});
+const AUTOSCALE_KEYS = optionKeys<AutoscaleOptions>({
+  min: 1,
+  max: 1,
+  targetWaitMs: 1,
+  scaleDownUtilization: 1,
+  intervalMs: 1,
+  upFactor: 1,
+  downFactor: 1,
+});
+
 /** Options after defaults and validation. */
 export interface ResolvedPoolOptions<T> {
   create: (signal: AbortSignal) => T | Promise<T>;
@@ -161,6 +222,7 @@ export interface ResolvedPoolOptions<T> {
 /** Validates options and fills defaults. @throws {TypeError|RangeError} naming the bad option. */
 export function resolveOptions<T>(o: PoolOptions<T>): ResolvedPoolOptions<T> {
   checkObject('options', o);
+  checkKeys('createPool', o, POOL_KEYS);
   if (o === undefined) throw new TypeError('createPool needs options with a `create` function');
   const create = checkFn<PoolOptions<T>['create']>('create', o.create, true)!;
   const min = checkInt('min', o.min ?? 0, 0);
@@ -173,6 +235,7 @@ export function resolveOptions<T>(o: PoolOptions<T>): ResolvedPoolOptions<T> {
     );
   }
   checkObject('createRetry', o.createRetry);
+  checkKeys("createPool's `createRetry`", o.createRetry, RETRY_KEYS);
   const retryInitialDelayMs = checkMs(
     'createRetry.initialDelayMs',
     o.createRetry?.initialDelayMs ?? 100,
@@ -192,11 +255,13 @@ export function resolveOptions<T>(o: PoolOptions<T>): ResolvedPoolOptions<T> {
   if (o.breaker instanceof CircuitBreaker) breaker = o.breaker;
   else if (o.breaker !== false) {
     checkObject('breaker', o.breaker);
+    checkKeys("createPool's `breaker`", o.breaker, CIRCUIT_BREAKER_KEYS);
     breaker = { threshold: 5, halfOpenAfterMs: 5_000, ...o.breaker };
   }
   let autoscale: Required<AutoscaleOptions> | undefined;
   if (o.autoscale !== undefined) {
     checkObject('autoscale', o.autoscale);
+    checkKeys("createPool's `autoscale`", o.autoscale, AUTOSCALE_KEYS);
     const a = o.autoscale;
     autoscale = {
       min: checkInt('autoscale.min', a.min, 1),

@@ -1,7 +1,7 @@
 import type { TimerHandle } from '../internal/clock.js';
 import { Emitter } from '../internal/emitter.js';
 import { describe, isWeirError, TimeoutError } from '../internal/errors.js';
-import { checkInt, checkMs, checkObject } from '../internal/options.js';
+import { checkInt, checkKeys, checkMs, checkObject, optionKeys } from '../internal/options.js';
 import { abortReason, checkSignal, onAbort } from '../internal/signals.js';
 import { CircuitBreaker } from '../resilience/breaker.js';
 import {
@@ -25,6 +25,10 @@ export interface AcquireOptions {
   /** Higher is served first; equal priorities are first-come-first-served. @default 0 */
   priority?: number;
 }
+
+const ACQUIRE_KEYS = optionKeys<AcquireOptions>({ signal: 1, timeoutMs: 1, priority: 1 });
+const RESIZE_KEYS = optionKeys<{ min?: number; max?: number }>({ min: 1, max: 1 });
+const DRAIN_KEYS = optionKeys<{ timeoutMs?: number }>({ timeoutMs: 1 });
 
 /** Why a resource was destroyed, as reported by the `destroy` event. */
 export type DestroyReason =
@@ -189,6 +193,7 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
     if (options !== undefined) {
       try {
         checkObject('options', options);
+        checkKeys('Pool.acquire', options, ACQUIRE_KEYS);
         if (checkSignal(options.signal)?.aborted)
           return Promise.reject(abortReason(options.signal!));
         if (options.timeoutMs !== undefined) checkMs('timeoutMs', options.timeoutMs);
@@ -262,6 +267,7 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
    */
   resize(bounds: { min?: number; max?: number }, reason = 'manual'): void {
     checkObject('bounds', bounds);
+    checkKeys('Pool.resize', bounds, RESIZE_KEYS);
     const max = checkInt('max', bounds.max ?? this.#max, 1);
     const min = checkInt('min', bounds.min ?? Math.min(this.#min, max), 0);
     if (min > max) throw new RangeError(`Expected \`min\` (${min}) to be <= \`max\` (${max})`);
@@ -345,6 +351,7 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
   drain(options?: { timeoutMs?: number }): Promise<void> {
     if (this.#drainPromise !== undefined) return this.#drainPromise;
     checkObject('options', options);
+    checkKeys('Pool.drain', options, DRAIN_KEYS);
     const timeoutMs = checkMs('timeoutMs', options?.timeoutMs ?? 30_000);
     this.#drainPromise = this.#drain(timeoutMs);
     return this.#drainPromise;

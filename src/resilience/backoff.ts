@@ -1,5 +1,5 @@
 import { describe } from '../internal/errors.js';
-import { checkMs, checkObject } from '../internal/options.js';
+import { checkKeys, checkMs, checkObject, optionKeys } from '../internal/options.js';
 
 /**
  * Computes the delay before a retry: `retry` counts from 1 (the wait after the first
@@ -30,6 +30,8 @@ export interface LinearBackoffOptions {
   maxMs?: number;
 }
 
+const LINEAR_KEYS = optionKeys<LinearBackoffOptions>({ initialMs: 1, stepMs: 1, maxMs: 1 });
+
 /**
  * `initialMs`, then `initialMs + stepMs`, `initialMs + 2 × stepMs`, … up to `maxMs`.
  * @example
@@ -38,6 +40,7 @@ export interface LinearBackoffOptions {
  */
 export function linearBackoff(options: LinearBackoffOptions = {}): Backoff {
   checkObject('options', options);
+  checkKeys('linearBackoff', options, LINEAR_KEYS);
   const initial = checkMs('initialMs', options.initialMs ?? 100, 0, false);
   const step = checkMs('stepMs', options.stepMs ?? initial, 0, false);
   const max = checkMs('maxMs', options.maxMs ?? 30_000, 0, true);
@@ -61,6 +64,13 @@ export interface ExponentialBackoffOptions {
   jitter?: 'none' | 'full' | 'equal';
 }
 
+const EXPONENTIAL_KEYS = optionKeys<ExponentialBackoffOptions>({
+  initialMs: 1,
+  factor: 1,
+  maxMs: 1,
+  jitter: 1,
+});
+
 /**
  * Exponential backoff, optionally jittered so that many clients do not retry in step.
  * @example
@@ -69,6 +79,7 @@ export interface ExponentialBackoffOptions {
  */
 export function exponentialBackoff(options: ExponentialBackoffOptions = {}): Backoff {
   checkObject('options', options);
+  checkKeys('exponentialBackoff', options, EXPONENTIAL_KEYS);
   const initial = checkMs('initialMs', options.initialMs ?? 100, 0, false);
   const factor = options.factor ?? 2;
   if (typeof factor !== 'number' || !Number.isFinite(factor) || factor < 1) {
@@ -97,6 +108,8 @@ export interface DecorrelatedJitterOptions {
   maxMs?: number;
 }
 
+const DECORRELATED_KEYS = optionKeys<DecorrelatedJitterOptions>({ baseMs: 1, maxMs: 1 });
+
 /**
  * "Decorrelated jitter" from the AWS Architecture Blog's *Exponential Backoff and Jitter*:
  * `sleep = min(cap, random_between(base, previous × 3))`, starting from `previous = base`.
@@ -108,6 +121,7 @@ export interface DecorrelatedJitterOptions {
  */
 export function decorrelatedJitter(options: DecorrelatedJitterOptions = {}): Backoff {
   checkObject('options', options);
+  checkKeys('decorrelatedJitter', options, DECORRELATED_KEYS);
   const base = checkMs('baseMs', options.baseMs ?? 100, 0, false);
   const max = checkMs('maxMs', options.maxMs ?? 30_000, 0, true);
   if (max < base) {

@@ -2,9 +2,23 @@ import type { Clock } from '../internal/clock.js';
 import { realClock } from '../internal/clock.js';
 import { Emitter } from '../internal/emitter.js';
 import { CircuitOpenError, describe } from '../internal/errors.js';
-import { checkFn, checkInt, checkMs, checkObject, checkRatio } from '../internal/options.js';
+import {
+  checkFn,
+  checkInt,
+  checkKeys,
+  checkMs,
+  checkObject,
+  checkRatio,
+  optionKeys,
+} from '../internal/options.js';
 import { abortReason, checkSignal } from '../internal/signals.js';
-import { type ExecuteOptions, NO_SIGNAL, type Policy, type PolicyContext } from './policy.js';
+import {
+  EXECUTE_KEYS,
+  type ExecuteOptions,
+  NO_SIGNAL,
+  type Policy,
+  type PolicyContext,
+} from './policy.js';
 
 /** The three states of a {@link CircuitBreaker}. */
 export type BreakerState = 'closed' | 'open' | 'half-open';
@@ -58,6 +72,24 @@ export interface CircuitBreakerOptions {
   /** Source of time. @default the real clock */
   clock?: Clock;
 }
+
+/** @internal The keys of {@link CircuitBreakerOptions}; a pool checks its `breaker` with them. */
+export const CIRCUIT_BREAKER_KEYS = optionKeys<CircuitBreakerOptions>({
+  policy: 1,
+  threshold: 1,
+  rolling: 1,
+  halfOpenAfterMs: 1,
+  halfOpenProbes: 1,
+  isFailure: 1,
+  name: 1,
+  clock: 1,
+});
+const ROLLING_KEYS = optionKeys<RollingWindowOptions>({
+  windowMs: 1,
+  minimumCalls: 1,
+  failureRatio: 1,
+  buckets: 1,
+});
 
 /** A change of a {@link CircuitBreaker}'s state; `reason` is the failure that opened it. */
 export interface BreakerStateChange {
@@ -119,6 +151,7 @@ export class CircuitBreaker extends Emitter<BreakerEvents> implements Policy {
   constructor(options: CircuitBreakerOptions = {}) {
     super();
     checkObject('options', options);
+    checkKeys('CircuitBreaker', options, CIRCUIT_BREAKER_KEYS);
     const policy = options.policy ?? 'consecutive';
     if (policy !== 'consecutive' && policy !== 'rolling') {
       throw new TypeError(
@@ -128,6 +161,7 @@ export class CircuitBreaker extends Emitter<BreakerEvents> implements Policy {
     this.#rolling = policy === 'rolling';
     this.#threshold = checkInt('threshold', options.threshold ?? 5, 1);
     checkObject('rolling', options.rolling);
+    checkKeys("CircuitBreaker's `rolling`", options.rolling, ROLLING_KEYS);
     const r = options.rolling ?? {};
     const windowMs = checkMs('rolling.windowMs', r.windowMs ?? 10_000, 1, false);
     const buckets = checkInt('rolling.buckets', r.buckets ?? 10, 1);
@@ -191,6 +225,7 @@ export class CircuitBreaker extends Emitter<BreakerEvents> implements Policy {
     fn: (context: PolicyContext) => R | PromiseLike<R>,
     options?: ExecuteOptions,
   ): Promise<R> {
+    checkKeys('CircuitBreaker.execute', options, EXECUTE_KEYS);
     let context = NO_SIGNAL;
     if (options !== undefined && options.signal !== undefined) {
       const signal = options.signal;

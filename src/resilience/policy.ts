@@ -1,5 +1,7 @@
 // The shape every resilience policy shares, so that `wrap()` can nest them.
 
+import { optionKeys } from '../internal/options.js';
+
 /** What a policy passes to the function it runs. */
 export interface PolicyContext {
   /**
@@ -14,6 +16,9 @@ export interface ExecuteOptions {
   /** Aborts the wait (and is passed on to the function). */
   signal?: AbortSignal | undefined;
 }
+
+/** @internal The keys of {@link ExecuteOptions}. */
+export const EXECUTE_KEYS = optionKeys<ExecuteOptions>({ signal: 1 });
 
 /**
  * A policy runs a function under some rule: a {@link CircuitBreaker}, a {@link Semaphore},

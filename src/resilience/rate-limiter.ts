@@ -1,10 +1,16 @@
 import type { Clock, TimerHandle } from '../internal/clock.js';
 import { realClock } from '../internal/clock.js';
 import { describe } from '../internal/errors.js';
-import { checkInt, checkObject } from '../internal/options.js';
+import { checkInt, checkKeys, checkObject, optionKeys } from '../internal/options.js';
 import { abortReason, checkSignal } from '../internal/signals.js';
 import { RateLimitedError } from './errors.js';
-import { type ExecuteOptions, NO_SIGNAL, type Policy, type PolicyContext } from './policy.js';
+import {
+  EXECUTE_KEYS,
+  type ExecuteOptions,
+  NO_SIGNAL,
+  type Policy,
+  type PolicyContext,
+} from './policy.js';
 import { type Waiter, WaitQueue } from './wait-queue.js';
 
 /** Options of a {@link RateLimiter}. */
@@ -26,6 +32,14 @@ export interface RateLimiterOptions {
   /** Source of time. @default the real clock */
   clock?: Clock;
 }
+
+const RATE_LIMITER_KEYS = optionKeys<RateLimiterOptions>({
+  ratePerSecond: 1,
+  burst: 1,
+  maxWaiting: 1,
+  name: 1,
+  clock: 1,
+});
 
 // Tokens are fractional; sums of (elapsed ms × rate) can land a hair below a whole token.
 const EPSILON = 1e-9;
@@ -59,6 +73,7 @@ export class RateLimiter implements Policy {
       throw new TypeError('Expected `options` to be an object with `ratePerSecond`, got undefined');
     }
     checkObject('options', options);
+    checkKeys('RateLimiter', options, RATE_LIMITER_KEYS);
     const rate = options.ratePerSecond;
     if (typeof rate !== 'number' || !Number.isFinite(rate) || rate <= 0) {
       throw new RangeError(
@@ -119,6 +134,7 @@ export class RateLimiter implements Policy {
    */
   acquire(tokens = 1, options?: ExecuteOptions): Promise<void> {
     if (tokens !== 1) this.#checkTokens(tokens);
+    checkKeys('RateLimiter.acquire', options, EXECUTE_KEYS);
     const signal = options?.signal;
     if (signal !== undefined) {
       checkSignal(signal);
@@ -150,6 +166,7 @@ export class RateLimiter implements Policy {
     fn: (context: PolicyContext) => R | PromiseLike<R>,
     options?: ExecuteOptions,
   ): Promise<R> {
+    checkKeys('RateLimiter.execute', options, EXECUTE_KEYS);
     const signal = options?.signal;
     if (signal !== undefined || !this.tryAcquire(1)) return this.#executeWaiting(fn, options);
     // A token was there: call at once, without an async frame.

@@ -1,10 +1,19 @@
 import type { Clock } from '../internal/clock.js';
 import { realClock } from '../internal/clock.js';
 import { describe } from '../internal/errors.js';
-import { checkFn, checkInt, checkMs, checkObject } from '../internal/options.js';
+import {
+  checkFn,
+  checkInt,
+  checkKeys,
+  checkMs,
+  checkObject,
+  type KeyList,
+  omitKeys,
+  optionKeys,
+} from '../internal/options.js';
 import { abortReason, checkSignal } from '../internal/signals.js';
 import { type Backoff, decorrelatedJitter } from './backoff.js';
-import type { ExecuteOptions, Policy, PolicyContext } from './policy.js';
+import { EXECUTE_KEYS, type ExecuteOptions, type Policy, type PolicyContext } from './policy.js';
 import { sleep } from './sleep.js';
 
 /** What {@link retry} passes to each attempt. */
@@ -56,6 +65,21 @@ export interface RetryOptions {
   /** Aborting stops at once: a wait in progress rejects with the signal's reason. */
   signal?: AbortSignal | undefined;
 }
+
+const retryKeys: KeyList<RetryOptions> = {
+  attempts: 1,
+  backoff: 1,
+  retryOn: 1,
+  retryAfter: 1,
+  maxRetryAfterMs: 1,
+  onRetry: 1,
+  random: 1,
+  clock: 1,
+  signal: 1,
+};
+const RETRY_KEYS = optionKeys(retryKeys);
+// A policy's signal comes with each execute() call, so retryPolicy() takes none.
+const RETRY_POLICY_KEYS = optionKeys(omitKeys(retryKeys, 'signal'));
 
 interface Resolved {
   attempts: number;
@@ -147,6 +171,7 @@ export function retry<R>(
   fn: (context: RetryContext) => R | PromiseLike<R>,
   options: RetryOptions = {},
 ): Promise<R> {
+  checkKeys('retry', options, RETRY_KEYS);
   const o = resolve(options);
   checkFn('fn', fn, true);
   return run(fn, o, checkSignal(options.signal));
@@ -159,12 +184,14 @@ export function retry<R>(
  * @throws {TypeError|RangeError} for bad options, naming the option.
  */
 export function retryPolicy(options: Omit<RetryOptions, 'signal'> = {}): Policy {
+  checkKeys('retryPolicy', options, RETRY_POLICY_KEYS);
   const o = resolve(options);
   return {
     execute<R>(
       fn: (context: PolicyContext) => R | PromiseLike<R>,
       execOptions?: ExecuteOptions,
     ): Promise<R> {
+      checkKeys('retryPolicy execute', execOptions, EXECUTE_KEYS);
       return run(fn, o, checkSignal(execOptions?.signal));
     },
   };

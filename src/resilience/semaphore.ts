@@ -1,8 +1,14 @@
 import { describe } from '../internal/errors.js';
-import { checkInt, checkObject } from '../internal/options.js';
+import { checkInt, checkKeys, checkObject, optionKeys } from '../internal/options.js';
 import { abortReason, checkSignal } from '../internal/signals.js';
 import { BulkheadFullError } from './errors.js';
-import { type ExecuteOptions, NO_SIGNAL, type Policy, type PolicyContext } from './policy.js';
+import {
+  EXECUTE_KEYS,
+  type ExecuteOptions,
+  NO_SIGNAL,
+  type Policy,
+  type PolicyContext,
+} from './policy.js';
 import { WaitQueue } from './wait-queue.js';
 
 // Lets a permit give its slot back without making that a public method of Semaphore.
@@ -19,6 +25,8 @@ export interface SemaphoreOptions {
   /** Name used in error messages. @default 'semaphore' */
   name?: string;
 }
+
+const SEMAPHORE_KEYS = optionKeys<SemaphoreOptions>({ maxWaiting: 1, name: 1 });
 
 /**
  * One permit of a {@link Semaphore}. Give it back with `release()` or by leaving a
@@ -81,6 +89,7 @@ export class Semaphore implements Policy {
   constructor(permits: number, options: SemaphoreOptions = {}) {
     this.#permits = checkInt('permits', permits, 1);
     checkObject('options', options);
+    checkKeys('Semaphore', options, SEMAPHORE_KEYS);
     this.#maxWaiting = checkInt('maxWaiting', options.maxWaiting ?? 10_000, 0, true);
     if (options.name !== undefined && typeof options.name !== 'string') {
       throw new TypeError(`Expected \`name\` to be a string, got ${describe(options.name)}`);
@@ -117,6 +126,7 @@ export class Semaphore implements Policy {
    * @throws the signal's reason when it aborts; the caller then leaves the queue.
    */
   async acquire(options?: ExecuteOptions): Promise<SemaphorePermit> {
+    checkKeys('Semaphore.acquire', options, EXECUTE_KEYS);
     await this.#take(options?.signal);
     return new SemaphorePermit(this);
   }
@@ -130,6 +140,7 @@ export class Semaphore implements Policy {
     fn: (context: PolicyContext) => R | PromiseLike<R>,
     options?: ExecuteOptions,
   ): Promise<R> {
+    checkKeys('Semaphore.execute', options, EXECUTE_KEYS);
     const signal = options?.signal;
     if (signal !== undefined || this.#available === 0) return this.#executeWaiting(fn, signal);
     // The fast path takes the slot inline: no permit object, no async frame, and shared

@@ -1,9 +1,9 @@
 import type { Clock } from '../internal/clock.js';
 import { realClock } from '../internal/clock.js';
 import { TimeoutError } from '../internal/errors.js';
-import { checkFn, checkMs, checkObject } from '../internal/options.js';
+import { checkFn, checkKeys, checkMs, checkObject, optionKeys } from '../internal/options.js';
 import { abortReason, checkSignal } from '../internal/signals.js';
-import type { ExecuteOptions, Policy, PolicyContext } from './policy.js';
+import { EXECUTE_KEYS, type ExecuteOptions, type Policy, type PolicyContext } from './policy.js';
 
 /** What {@link withTimeout} passes to `fn`: a signal that aborts at the deadline. */
 export interface TimeoutContext extends PolicyContext {
@@ -16,6 +16,9 @@ export interface TimeoutOptions {
   /** Source of time. @default the real clock */
   clock?: Clock;
 }
+
+const TIMEOUT_KEYS = optionKeys<TimeoutOptions>({ clock: 1 });
+const WITH_TIMEOUT_KEYS = optionKeys<TimeoutOptions & ExecuteOptions>({ clock: 1, signal: 1 });
 
 function check(ms: number, options: TimeoutOptions): Clock {
   checkMs('ms', ms, 0, true);
@@ -92,6 +95,7 @@ export function withTimeout<R>(
   ms: number,
   options: TimeoutOptions & ExecuteOptions = {},
 ): Promise<R> {
+  checkKeys('withTimeout', options, WITH_TIMEOUT_KEYS);
   const clock = check(ms, options);
   checkFn('fn', fn, true);
   return run(fn, ms, clock, checkSignal(options.signal));
@@ -104,12 +108,14 @@ export function withTimeout<R>(
  * @throws {RangeError} if `ms` is not a number >= 0.
  */
 export function timeoutPolicy(ms: number, options: TimeoutOptions = {}): Policy {
+  checkKeys('timeoutPolicy', options, TIMEOUT_KEYS);
   const clock = check(ms, options);
   return {
     execute<R>(
       fn: (context: PolicyContext) => R | PromiseLike<R>,
       execOptions?: ExecuteOptions,
     ): Promise<R> {
+      checkKeys('timeoutPolicy execute', execOptions, EXECUTE_KEYS);
       return run(fn, ms, clock, checkSignal(execOptions?.signal));
     },
   };

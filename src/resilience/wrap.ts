@@ -1,4 +1,5 @@
-import type { ExecuteOptions, Policy, PolicyContext } from './policy.js';
+import { checkKeys } from '../internal/options.js';
+import { EXECUTE_KEYS, type ExecuteOptions, type Policy, type PolicyContext } from './policy.js';
 
 /**
  * Composes policies into one, outermost first: `wrap(retry, breaker, timeout)` retries
@@ -26,6 +27,7 @@ export function wrap(...policies: Policy[]): Policy {
       fn: (context: PolicyContext) => R | PromiseLike<R>,
       options?: ExecuteOptions,
     ): Promise<R> {
+      checkKeys('wrap execute', options, EXECUTE_KEYS);
       const step = (i: number, context: PolicyContext): Promise<R> => {
         const p = chain[i];
         if (p === undefined) return Promise.resolve(context).then(fn);

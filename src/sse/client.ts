@@ -1,5 +1,12 @@
 import { type Clock, realClock } from '../internal/clock.js';
-import { checkFn, checkInt, checkMs, checkObject } from '../internal/options.js';
+import {
+  checkFn,
+  checkInt,
+  checkKeys,
+  checkMs,
+  checkObject,
+  optionKeys,
+} from '../internal/options.js';
 import { abortReason, checkSignal } from '../internal/signals.js';
 import type { Source } from '../stream/sources.js';
 import { type Stream, stream } from '../stream/stream.js';
@@ -54,6 +61,21 @@ export interface ConnectSseOptions {
   random?: (() => number) | undefined;
 }
 
+const CONNECT_KEYS = optionKeys<ConnectSseOptions>({
+  fetch: 1,
+  pool: 1,
+  headers: 1,
+  signal: 1,
+  lastEventId: 1,
+  retryMs: 1,
+  maxRetryMs: 1,
+  maxRetries: 1,
+  maxLineLength: 1,
+  maxEventLength: 1,
+  clock: 1,
+  random: 1,
+});
+
 /**
  * Connects to a server-sent event stream, as a lazy {@link Stream} of events, like a
  * browser's `EventSource`: it reconnects when the connection ends or breaks, after the
@@ -73,6 +95,7 @@ export interface ConnectSseOptions {
  */
 export function connectSse(url: string | URL, options?: ConnectSseOptions): Stream<SseEvent> {
   checkObject('options', options);
+  checkKeys('connectSse', options, CONNECT_KEYS);
   const href = String(url);
   const pool = options?.pool;
   if (pool !== undefined && options?.fetch !== undefined) {

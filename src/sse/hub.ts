@@ -1,6 +1,13 @@
 import type { IncomingMessage } from 'node:http';
 import { type Clock, realClock, type TimerHandle } from '../internal/clock.js';
-import { checkFn, checkInt, checkMs, checkObject } from '../internal/options.js';
+import {
+  checkFn,
+  checkInt,
+  checkKeys,
+  checkMs,
+  checkObject,
+  optionKeys,
+} from '../internal/options.js';
 import { encodeMessage, type SseMessage } from './encode.js';
 import { SseSlowClientError } from './errors.js';
 import { type NodeResponse, SseStream } from './writer.js';
@@ -22,6 +29,14 @@ export interface SseHubOptions {
   /** @default realClock */
   clock?: Clock | undefined;
 }
+
+const HUB_KEYS = optionKeys<SseHubOptions>({
+  historySize: 1,
+  maxBufferedBytes: 1,
+  keepAliveMs: 1,
+  onDrop: 1,
+  clock: 1,
+});
 
 /** What {@link SseHub.add} returns. */
 export interface SseHubClient {
@@ -71,6 +86,7 @@ export class SseHub {
 
   constructor(options?: SseHubOptions) {
     checkObject('options', options);
+    checkKeys('SseHub', options, HUB_KEYS);
     const historySize = checkInt('historySize', options?.historySize ?? 1000, 0);
     this.#history = new Array<Past | undefined>(historySize);
     this.#max = checkInt('maxBufferedBytes', options?.maxBufferedBytes ?? 1024 * 1024, 1);

@@ -1,4 +1,4 @@
-import { checkFn, checkInt, checkObject } from '../internal/options.js';
+import { checkFn, checkInt, checkKeys, checkObject, optionKeys } from '../internal/options.js';
 import { SseLimitError } from './errors.js';
 
 /** One dispatched event, as an `EventSource` would deliver it. */
@@ -33,6 +33,15 @@ export interface SseParserOptions {
   /** The last event id to start from (a reconnecting client's). @default '' */
   lastEventId?: string | undefined;
 }
+
+const PARSER_KEYS = optionKeys<SseParserOptions>({
+  onEvent: 1,
+  onRetry: 1,
+  onComment: 1,
+  maxLineLength: 1,
+  maxEventLength: 1,
+  lastEventId: 1,
+});
 
 const LF = 10;
 const CR = 13;
@@ -77,6 +86,7 @@ export class SseParser {
 
   constructor(options: SseParserOptions) {
     checkObject('options', options);
+    checkKeys('SseParser', options, PARSER_KEYS);
     this.#onEvent = checkFn<(e: SseEvent) => void>('onEvent', options?.onEvent, true)!;
     this.#onRetry = checkFn('onRetry', options.onRetry, false);
     this.#onComment = checkFn('onComment', options.onComment, false);

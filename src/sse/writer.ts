@@ -2,7 +2,7 @@ import type { ServerResponse } from 'node:http';
 import type { Http2ServerResponse } from 'node:http2';
 import type { Writable } from 'node:stream';
 import { type Clock, realClock, type TimerHandle } from '../internal/clock.js';
-import { checkInt, checkMs, checkObject } from '../internal/options.js';
+import { checkInt, checkKeys, checkMs, checkObject, optionKeys } from '../internal/options.js';
 import { checkSignal } from '../internal/signals.js';
 import { encodeComment, encodeMessage, type SseMessage } from './encode.js';
 import { SseClosedError } from './errors.js';
@@ -29,6 +29,13 @@ export interface SseStreamOptions {
   /** Clock for the keep-alive timer. @default realClock */
   clock?: Clock | undefined;
 }
+
+const STREAM_KEYS = optionKeys<SseStreamOptions>({
+  keepAliveMs: 1,
+  headers: 1,
+  highWaterMark: 1,
+  clock: 1,
+});
 
 /** The headers every event stream is sent with. */
 export const SSE_HEADERS: Readonly<Record<string, string>> = Object.freeze({
@@ -153,6 +160,7 @@ export class SseStream {
   /** @internal Use {@link createSseStream}. */
   constructor(target: NodeResponse | { signal?: AbortSignal }, options?: SseStreamOptions) {
     checkObject('options', options);
+    checkKeys('createSseStream', options, STREAM_KEYS);
     this.#keepAliveMs = checkMs('keepAliveMs', options?.keepAliveMs ?? 15_000, 1);
     const hwm = checkInt('highWaterMark', options?.highWaterMark ?? 64 * 1024, 1);
     this.#clock = options?.clock ?? realClock;

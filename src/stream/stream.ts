@@ -2,7 +2,14 @@ import type { Writable } from 'node:stream';
 import { Readable } from 'node:stream';
 import { Channel } from '../channel/channel.js';
 import { type Clock, realClock } from '../internal/clock.js';
-import { checkFn, checkInt, checkMs, checkObject } from '../internal/options.js';
+import {
+  checkFn,
+  checkInt,
+  checkKeys,
+  checkMs,
+  checkObject,
+  optionKeys,
+} from '../internal/options.js';
 import { abortReason, checkSignal } from '../internal/signals.js';
 import { BatchPull } from './batch.js';
 import { BufferPull } from './buffer.js';
@@ -100,6 +107,17 @@ export type Recovery<U> =
   | void
   | PromiseLike<Source<U> | undefined>;
 
+const RUN_KEYS = optionKeys<RunOptions>({ signal: 1 });
+const MAP_KEYS = optionKeys<MapOptions>({ concurrency: 1, ordered: 1 });
+const BATCH_KEYS = optionKeys<BatchOptions>({ maxWaitMs: 1, clock: 1 });
+const RATE_LIMIT_KEYS = optionKeys<RateLimitOptions>({ burst: 1, clock: 1 });
+const TIMEOUT_KEYS = optionKeys<TimeoutOptions>({ clock: 1 });
+const PIPE_KEYS = optionKeys<PipeOptions>({ signal: 1, close: 1 });
+const READABLE_KEYS = optionKeys<{ highWaterMark?: number; signal?: AbortSignal }>({
+  highWaterMark: 1,
+  signal: 1,
+});
+
 const STOP: unique symbol = Symbol('stop');
 
 /**
@@ -147,6 +165,7 @@ export class Stream<T> implements AsyncIterable<T> {
   ): Stream<Awaited<U>> {
     checkFn('fn', fn, true);
     checkObject('options', options);
+    checkKeys('Stream.map', options, MAP_KEYS);
     const concurrency = checkInt('concurrency', options?.concurrency ?? 1, 1);
     const ordered = options?.ordered ?? true;
     if (typeof ordered !== 'boolean') throw new TypeError('Expected `ordered` to be a boolean');
@@ -232,6 +251,7 @@ export class Stream<T> implements AsyncIterable<T> {
   batch(size: number, options?: BatchOptions): Stream<T[]> {
     checkInt('size', size, 1);
     checkObject('options', options);
+    checkKeys('Stream.batch', options, BATCH_KEYS);
     const maxWaitMs =
       options?.maxWaitMs === undefined
         ? Number.POSITIVE_INFINITY
@@ -261,6 +281,7 @@ export class Stream<T> implements AsyncIterable<T> {
       );
     }
     checkObject('options', options);
+    checkKeys('Stream.rateLimit', options, RATE_LIMIT_KEYS);
     const burst = checkInt('burst', options?.burst ?? 1, 1);
     const clock = options?.clock ?? realClock;
     return this.#then((up) => new RateLimitPull<T>(up, perSecond, burst, clock));
@@ -274,6 +295,7 @@ export class Stream<T> implements AsyncIterable<T> {
   timeout(ms: number, options?: TimeoutOptions): Stream<T> {
     checkMs('ms', ms, Number.MIN_VALUE, false);
     checkObject('options', options);
+    checkKeys('Stream.timeout', options, TIMEOUT_KEYS);
     const clock = options?.clock ?? realClock;
     return this.#then((up) => new TimeoutPull<T>(up, ms, clock));
   }
@@ -361,8 +383,10 @@ export class Stream<T> implements AsyncIterable<T> {
    */
   async pipeTo(destination: Destination<T>, options?: PipeOptions): Promise<void> {
     checkObject('options', options);
+    checkKeys('Stream.pipeTo', options, PIPE_KEYS);
     const close = options?.close ?? true;
-    const drive = (each: (run: Run) => (v: T) => unknown) => this.#drive(options, each);
+    const drive = (each: (run: Run) => (v: T) => unknown) =>
+      this.#drive(options && { signal: options.signal }, each);
     if (destination instanceof Channel) return pipeToChannel(drive, destination, close);
     if (typeof (destination as WritableStream).getWriter === 'function') {
       return pipeToWritableStream(drive, destination as WritableStream<T>, close);
@@ -381,6 +405,7 @@ export class Stream<T> implements AsyncIterable<T> {
    */
   toReadable(options?: { highWaterMark?: number; signal?: AbortSignal }): Readable {
     checkObject('options', options);
+    checkKeys('Stream.toReadable', options, READABLE_KEYS);
     return Readable.from(this.values({ signal: options?.signal }), {
       objectMode: true,
       highWaterMark: options?.highWaterMark ?? 1,
@@ -414,6 +439,7 @@ export class Stream<T> implements AsyncIterable<T> {
    */
   values(options?: RunOptions): AsyncIterableIterator<T> {
     checkObject('options', options);
+    checkKeys('Stream.values', options, RUN_KEYS);
     const signal = checkSignal(options?.signal);
     let run: Run | undefined;
     let pull: Pull<T> | undefined;
@@ -495,6 +521,7 @@ export class Stream<T> implements AsyncIterable<T> {
     makeEach: (run: Run) => (value: T) => unknown,
   ): Promise<void> {
     checkObject('options', options);
+    checkKeys('Stream.toArray/reduce/forEach/first/count', options, RUN_KEYS);
     const signal = checkSignal(options?.signal);
     if (signal?.aborted) throw abortReason(signal);
     const run = new Run(signal);
