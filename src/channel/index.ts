@@ -1,4 +1,4 @@
-export { isWeirError, TimeoutError, WeirError } from '../internal/errors.js';
+export { isWeirError, TimeoutError, WeirError, type WeirErrorCode } from '../internal/errors.js';
 export { Channel, type Received, type WaitOptions } from './channel.js';
 export { ChannelClosedError } from './errors.js';
 export { type FanOutOptions, fanOut, merge } from './merge.js';

@@ -1,6 +1,7 @@
 /**
  * The one source of time in weir. Every module takes an optional `clock`, so
- * tests drive time with {@link FakeClock} instead of sleeping.
+ * tests drive time with {@link FakeClock} instead of sleeping. Import it from
+ * `weir/testing` to write your own (a clock that logs, or one shared by several pools).
  */
 export interface Clock {
   /** Monotonic time in milliseconds. */
@@ -61,21 +62,44 @@ interface FakeTimer {
 /**
  * A manual clock for tests: time moves only when {@link FakeClock.advance} is called,
  * and timers fire in order of due time, then of creation, with promise jobs
- * flushed between them.
+ * flushed between them. Give it as the `clock` option of a pool, breaker, limiter,
+ * channel timer or stream operator, and a 30-second timeout takes no time at all.
+ * `unref` is ignored: a fake timer never holds the process open.
+ * @example
+ * import assert from 'node:assert/strict';
+ * import { test } from 'node:test';
+ * import { createPool } from 'weir/pool';
+ * import { FakeClock } from 'weir/testing';
+ *
+ * test('a second borrower gives up after acquireTimeoutMs', async () => {
+ *   const clock = new FakeClock();
+ *   const pool = createPool({ create: () => ({}), max: 1, acquireTimeoutMs: 5_000, clock });
+ *   const held = await pool.acquire();
+ *   // Attach the assertion first: the rejection happens inside advance().
+ *   const refused = assert.rejects(pool.acquire(), { code: 'ERR_POOL_TIMEOUT' });
+ *   await clock.advance(4_999); // not yet
+ *   await clock.advance(1);     // the deadline: the waiter is refused
+ *   await refused;
+ *   held.release();
+ *   await pool.close();
+ * });
  */
 export class FakeClock implements Clock {
   #now: number;
   #seq = 0;
   #timers: FakeTimer[] = [];
 
+  /** @param start the time `now()` reads before the first `advance`, in ms. @default 0 */
   constructor(start = 0) {
     this.#now = start;
   }
 
+  /** The fake time in ms: `start` plus everything advanced so far. */
   now(): number {
     return this.#now;
   }
 
+  /** Schedules `callback` at `now() + ms` (a non-finite `ms` schedules nothing). */
   setTimeout(callback: () => void, ms: number): TimerHandle {
     if (!Number.isFinite(ms)) return undefined;
     const timer: FakeTimer = {
@@ -95,6 +119,7 @@ export class FakeClock implements Clock {
     return timer;
   }
 
+  /** Cancels a timer; a no-op for a fired, cleared or empty handle. */
   clearTimeout(handle: TimerHandle): void {
     if (handle === undefined || handle === null) return;
     const timer = handle as FakeTimer;
@@ -116,7 +141,7 @@ export class FakeClock implements Clock {
 
   /**
    * Moves time forward by `ms`, firing each due timer in order and letting
-   * promise jobs settle after each one.
+   * promise jobs settle after each one. Await it before asserting on what the timers did.
    */
   async advance(ms: number): Promise<void> {
     const target = this.#now + ms;
@@ -134,7 +159,10 @@ export class FakeClock implements Clock {
     await flush();
   }
 
-  /** Fires timers until none is left (at most `limit`), advancing time to each. */
+  /**
+   * Fires timers until none is left (at most `limit`), advancing time to each.
+   * @throws {Error} when timers keep re-arming past `limit` firings (a ticker, say).
+   */
   async runAll(limit = 10_000): Promise<void> {
     await flush();
     for (let n = 0; n < limit; n++) {

@@ -1,4 +1,4 @@
-export { isWeirError, WeirError } from '../internal/errors.js';
+export { isWeirError, WeirError, type WeirErrorCode } from '../internal/errors.js';
 export {
   BufferPool,
   type BufferPoolOptions,

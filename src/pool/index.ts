@@ -3,6 +3,7 @@ export {
   CircuitOpenError,
   isWeirError,
   WeirError,
+  type WeirErrorCode,
 } from '../internal/errors.js';
 export {
   CreateFailedError,

@@ -1,8 +1,9 @@
 /** @internal What a lease needs from its pool; symbol-keyed so it stays off the public surface. */
 export const kReturn = Symbol('weir.pool.return');
 
-/** @internal */
+/** What a lease needs from its pool (nothing a user calls). */
 export interface LeaseOwner<T> {
+  /** @internal */
   [kReturn](lease: Lease<T>, destroyReason: unknown, destroy: boolean): void;
 }
 

@@ -2,7 +2,13 @@ import { WeirError } from '../internal/errors.js';
 
 // The breaker's and the timeout's errors are shared with the rest of weir (the pool throws
 // the same CircuitOpenError), so they live in the internals and are re-exported here.
-export { CircuitOpenError, isWeirError, TimeoutError, WeirError } from '../internal/errors.js';
+export {
+  CircuitOpenError,
+  isWeirError,
+  TimeoutError,
+  WeirError,
+  type WeirErrorCode,
+} from '../internal/errors.js';
 
 /**
  * A {@link Semaphore} (bulkhead) refused a caller because all its permits were taken and

@@ -26,6 +26,7 @@ export {
   RateLimitedError,
   TimeoutError,
   WeirError,
+  type WeirErrorCode,
 } from './errors.js';
 export type { ExecuteOptions, Policy, PolicyContext } from './policy.js';
 export {

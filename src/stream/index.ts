@@ -1,4 +1,4 @@
-export { isWeirError, TimeoutError, WeirError } from '../internal/errors.js';
+export { isWeirError, TimeoutError, WeirError, type WeirErrorCode } from '../internal/errors.js';
 export { StreamTimeoutError } from './errors.js';
 export type { Source } from './sources.js';
 export {

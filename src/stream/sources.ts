@@ -7,8 +7,7 @@ export type Source<T> =
   | Iterable<T | PromiseLike<T>>
   | AsyncIterable<T>
   | ReadableStream<T>
-  | Channel<T>
-  | { [kOpen]: (run: Run) => Pull<T> };
+  | Channel<T>;
 
 /** @internal How a Stream exposes its opener to `stream()` and other stages. */
 export const kOpen: unique symbol = Symbol('weir.stream.open');
