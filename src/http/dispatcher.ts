@@ -3,7 +3,7 @@ import { Dispatcher } from 'undici';
 import type { Clock } from '../internal/clock.js';
 import { realClock } from '../internal/clock.js';
 import { checkKeys, checkObject, optionKeys } from '../internal/options.js';
-import { checkSignal } from '../internal/signals.js';
+import { checkSignal, onAbort } from '../internal/signals.js';
 import { WeirHttpAgent, WeirHttpsAgent } from './agent.js';
 import { type RequestBody, toDispatchBody } from './body.js';
 import { HttpError } from './errors.js';
@@ -228,11 +228,7 @@ export class HttpPool extends Dispatcher {
       pool.origin.key,
       signal === undefined ? undefined : () => dispose?.(),
     );
-    if (signal !== undefined) {
-      const onAbort = (): void => reader.abort(signal.reason);
-      signal.addEventListener('abort', onAbort, { once: true });
-      dispose = () => signal.removeEventListener('abort', onAbort);
-    }
+    if (signal !== undefined) dispose = onAbort(signal, (reason) => reader.abort(reason));
     new Exchange(pool, opts, reader as LegacyHandler).start();
     return reader.promise;
   }

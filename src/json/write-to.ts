@@ -11,7 +11,7 @@ import {
   type Gzip,
 } from 'node:zlib';
 import { checkKeys, checkObject, optionKeys } from '../internal/options.js';
-import { abortReason, checkSignal } from '../internal/signals.js';
+import { abortReason, checkSignal, onAbort } from '../internal/signals.js';
 import type { Source } from '../stream/sources.js';
 import { Stream, stream } from '../stream/stream.js';
 import { releaseChunk } from './buffer-pool.js';
@@ -123,9 +123,8 @@ export async function writeTo(
     zip?.destroy();
     stop.abort(new DOMException('The client disconnected', 'AbortError'));
   };
-  const onAbort = (): void => stop.abort(abortReason(signal!));
   res.on('close', onClose);
-  signal?.addEventListener('abort', onAbort, { once: true });
+  const disposeAbort = onAbort(signal, (reason) => stop.abort(reason));
 
   const it = source.values({ signal: stop.signal });
   // Bytes written whose callback has not fired yet. A sink that takes writes
@@ -172,7 +171,7 @@ export async function writeTo(
   } finally {
     res.off('close', onClose);
     res.off('drain', resumeZip);
-    signal?.removeEventListener('abort', onAbort);
+    disposeAbort();
   }
 }
 

@@ -1,5 +1,5 @@
 import type { Clock } from '../internal/clock.js';
-import { abortReason } from '../internal/signals.js';
+import { abortReason, onAbort } from '../internal/signals.js';
 
 /**
  * @internal Waits `ms` on `clock`; an abort rejects at once with the signal's reason and
@@ -8,14 +8,13 @@ import { abortReason } from '../internal/signals.js';
 export function sleep(clock: Clock, ms: number, signal: AbortSignal | undefined): Promise<void> {
   if (signal?.aborted) return Promise.reject(abortReason(signal));
   return new Promise<void>((resolve, reject) => {
-    const onAbort = (): void => {
-      clock.clearTimeout(timer);
-      reject(abortReason(signal!));
-    };
     const timer = clock.setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
+      dispose();
       resolve();
     }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
+    const dispose = onAbort(signal, (reason) => {
+      clock.clearTimeout(timer);
+      reject(reason);
+    });
   });
 }

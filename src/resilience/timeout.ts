@@ -2,7 +2,7 @@ import type { Clock } from '../internal/clock.js';
 import { realClock } from '../internal/clock.js';
 import { TimeoutError } from '../internal/errors.js';
 import { checkFn, checkKeys, checkMs, checkObject, optionKeys } from '../internal/options.js';
-import { abortReason, checkSignal } from '../internal/signals.js';
+import { abortReason, checkSignal, onAbort } from '../internal/signals.js';
 import { EXECUTE_KEYS, type ExecuteOptions, type Policy, type PolicyContext } from './policy.js';
 
 /** What {@link withTimeout} passes to `fn`: a signal that aborts at the deadline. */
@@ -41,12 +41,11 @@ function run<R>(
       if (done) return false;
       done = true;
       clock.clearTimeout(timer);
-      parent?.removeEventListener('abort', onParentAbort);
+      disposeParent();
       return true;
     };
-    const onParentAbort = (): void => {
+    const onParentAbort = (reason: unknown): void => {
       if (!settle()) return;
-      const reason = abortReason(parent!);
       controller.abort(reason);
       reject(reason);
     };
@@ -61,7 +60,7 @@ function run<R>(
       controller.abort(error);
       reject(error);
     }, ms);
-    parent?.addEventListener('abort', onParentAbort, { once: true });
+    const disposeParent = onAbort(parent, onParentAbort);
     let result: R | PromiseLike<R>;
     try {
       result = fn({ signal: controller.signal });

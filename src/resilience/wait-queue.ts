@@ -1,8 +1,10 @@
-import { abortReason } from '../internal/signals.js';
+import { onAbort } from '../internal/signals.js';
 
 // A FIFO of waiters for the semaphore and the rate limiter: a doubly linked list, so that
-// an aborted waiter leaves from the middle in O(1), and each waiter is its own abort
-// listener (`handleEvent`), so waiting allocates one object and one promise, no closure.
+// an aborted waiter leaves from the middle in O(1); a waiter with a signal registers one
+// wait on it (see internal/signals.ts), removed when it leaves the queue.
+
+const NOTHING = (): void => {};
 
 /** @internal One queued caller. */
 export class Waiter {
@@ -13,6 +15,7 @@ export class Waiter {
   readonly signal: AbortSignal | undefined;
   readonly resolve: () => void;
   readonly reject: (reason: unknown) => void;
+  readonly dispose: () => void;
   readonly #queue: WaitQueue;
 
   constructor(
@@ -27,15 +30,16 @@ export class Waiter {
     this.signal = signal;
     this.resolve = resolve;
     this.reject = reject;
-    signal?.addEventListener('abort', this, { once: true });
+    this.dispose =
+      signal === undefined ? NOTHING : onAbort(signal, (reason) => this.#aborted(reason));
   }
 
   /** The signal aborted: leave the queue and reject with its reason. */
-  handleEvent(): void {
+  #aborted(reason: unknown): void {
     if (!this.queued) return;
     const wasHead = this.#queue.head === this;
     this.#queue.remove(this);
-    this.reject(abortReason(this.signal!));
+    this.reject(reason);
     this.#queue.onAbort(this, wasHead);
   }
 }
@@ -79,6 +83,6 @@ export class WaitQueue {
     else w.next.prev = w.prev;
     w.prev = w.next = undefined;
     this.length--;
-    w.signal?.removeEventListener('abort', w);
+    w.dispose();
   }
 }

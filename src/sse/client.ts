@@ -7,7 +7,7 @@ import {
   checkObject,
   optionKeys,
 } from '../internal/options.js';
-import { abortReason, checkSignal } from '../internal/signals.js';
+import { abortReason, checkSignal, onAbort } from '../internal/signals.js';
 import type { Source } from '../stream/sources.js';
 import { type Stream, stream } from '../stream/stream.js';
 import { SseResponseError, SseRetriesExhaustedError } from './errors.js';
@@ -132,8 +132,7 @@ export function connectSse(url: string | URL, options?: ConnectSseOptions): Stre
     for (;;) {
       if (signal?.aborted) throw abortReason(signal);
       const attempt = new AbortController();
-      const onAbort = (): void => attempt.abort(abortReason(signal!));
-      signal?.addEventListener('abort', onAbort, { once: true });
+      const disposeAbort = onAbort(signal, (reason) => attempt.abort(reason));
       let failure: unknown;
       try {
         const headers: Record<string, string> = {
@@ -199,7 +198,7 @@ export function connectSse(url: string | URL, options?: ConnectSseOptions): Stre
           parser.end();
         }
       } finally {
-        signal?.removeEventListener('abort', onAbort);
+        disposeAbort();
         // Ends a request whose body is still open (stopped early, or a thrown error).
         attempt.abort(new DOMException('The event stream was closed', 'AbortError'));
       }
@@ -227,15 +226,14 @@ function sleep(ms: number, clock: Clock, signal: AbortSignal | undefined): Promi
       reject(abortReason(signal));
       return;
     }
-    const onAbort = (): void => {
-      clock.clearTimeout(timer);
-      reject(abortReason(signal!));
-    };
     const timer = clock.setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
+      dispose();
       resolve();
     }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
+    const dispose = onAbort(signal, (reason) => {
+      clock.clearTimeout(timer);
+      reject(reason);
+    });
   });
 }
 

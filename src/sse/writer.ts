@@ -3,7 +3,7 @@ import type { Http2ServerResponse } from 'node:http2';
 import type { Writable } from 'node:stream';
 import { type Clock, realClock, type TimerHandle } from '../internal/clock.js';
 import { checkInt, checkKeys, checkMs, checkObject, optionKeys } from '../internal/options.js';
-import { checkSignal } from '../internal/signals.js';
+import { checkSignal, onAbort } from '../internal/signals.js';
 import { encodeComment, encodeMessage, type SseMessage } from './encode.js';
 import { SseClosedError } from './errors.js';
 
@@ -187,7 +187,12 @@ export class SseStream {
       this.#sink = sink;
       this.response = new Response(sink.readable, { status: 200, headers });
       if (outer?.aborted) this.#shutdown(true);
-      else outer?.addEventListener('abort', () => this.close(), { once: true });
+      // Closing the stream first takes its wait off the outer signal, which may be long-lived.
+      else if (outer !== undefined)
+        onAbort(
+          this.signal,
+          onAbort(outer, () => this.close()),
+        );
     }
     this.#lastWrite = this.#clock.now();
     this.#arm(this.#keepAliveMs);
