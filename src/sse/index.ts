@@ -2,8 +2,12 @@ export { isWeirError, WeirError } from '../internal/errors.js';
 export {
   type ConnectSseOptions,
   connectSse,
+  type SseAttemptInfo,
   type SseFetch,
   type SseFetchResponse,
+  type SseHeaders,
+  type SseHeadersInfo,
+  type SseReconnectInfo,
 } from './client.js';
 export type { SseMessage } from './encode.js';
 export {

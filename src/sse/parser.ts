@@ -36,7 +36,7 @@ export interface SseParserOptions {
 
 // The BOM is stripped by feed(), not by the decoder, so that bytes and text, however cut,
 // lose exactly one.
-const newDecoder = (): TextDecoder => new TextDecoder('utf-8', { ignoreBOM: true });
+const newDecoder = () => new TextDecoder('utf-8', { ignoreBOM: true });
 
 const LF = 10;
 const CR = 13;
