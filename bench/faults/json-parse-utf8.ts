@@ -1,5 +1,5 @@
 // What rejecting invalid UTF-8 costs parseJsonArray and parseNdjson: the same body parsed
-// with `invalidUtf8: 'error'` (the default: a search for U+FFFD in each item's text) and
+// with `invalidUtf8: 'error'` (the default: the native validator over each chunk) and
 // `'replace'` (no check, the parser as it was), in alternating rounds in one process. Each
 // round is timed in CPU time of this process (less disturbed than wall time by other
 // processes on a shared machine), and the fastest round of each mode is reported, since
