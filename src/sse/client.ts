@@ -133,7 +133,8 @@ export interface ConnectSseOptions {
  * @throws the stream fails with `ERR_SSE_STATUS` for a status other than 200 or 204,
  * `ERR_SSE_CONTENT_TYPE` for a response that is not `text/event-stream` (neither retried),
  * `ERR_SSE_RETRIES_EXHAUSTED` after `maxRetries` failed attempts in a row,
- * `ERR_SSE_LINE_TOO_LONG`/`ERR_SSE_EVENT_TOO_LARGE` over a limit, or `signal.reason`.
+ * `ERR_SSE_LINE_TOO_LONG`/`ERR_SSE_EVENT_TOO_LARGE` over a limit, with what a callback or
+ * the `headers` function threw, or with `signal.reason`.
  * @throws {TypeError|RangeError} at once for a bad option.
  * @example
  * const feed = connectSse('https://api.example.com/feed', {
