@@ -1,3 +1,4 @@
+import { describe } from '../internal/errors.js';
 import { checkInt, checkKeys, checkObject, optionKeys } from '../internal/options.js';
 import { abortReason, checkSignal } from '../internal/signals.js';
 import {
@@ -14,6 +15,7 @@ import {
 import { isSource, openSource, type Source } from '../stream/sources.js';
 import { Stream } from '../stream/stream.js';
 import { JsonItemTooLargeError, JsonParseError } from './errors.js';
+import { findUtf8Fault, Utf8Gate } from './utf8.js';
 
 /** Options of {@link parseJsonArray} and {@link parseNdjson}. */
 export interface ParseOptions {
@@ -23,11 +25,19 @@ export interface ParseOptions {
    * @default 1048576 (1 MiB)
    */
   maxItemBytes?: number | undefined;
+  /**
+   * What to do with bytes that are not UTF-8 (RFC 8259 requires it): `'error'` fails the
+   * stream with `ERR_JSON_PARSE` at the byte offset of the first ill-formed sequence
+   * (overlong forms, surrogates, truncated sequences included); `'replace'` reads each as
+   * U+FFFD, as `TextDecoder` does.
+   * @default 'error'
+   */
+  invalidUtf8?: 'error' | 'replace' | undefined;
   /** Aborting it fails the stream with `signal.reason` and closes the source. */
   signal?: AbortSignal | undefined;
 }
 
-const PARSE_KEYS = optionKeys<ParseOptions>({ maxItemBytes: 1, signal: 1 });
+const PARSE_KEYS = optionKeys<ParseOptions>({ maxItemBytes: 1, invalidUtf8: 1, signal: 1 });
 
 enum S {
   Start, // before `[`
@@ -56,6 +66,9 @@ abstract class ParsePull<T> implements Pull<T> {
   readonly #up: Pull<unknown>;
   readonly #signal: AbortSignal | undefined;
   protected readonly max: number;
+  protected readonly strict: boolean; // invalidUtf8: 'error'
+  // Native validation of each chunk; while it passes, items are not looked at again.
+  readonly #gate: Utf8Gate | undefined;
   protected readonly queue: unknown[] = [];
   #head = 0;
   #ended = false;
@@ -67,10 +80,12 @@ abstract class ParsePull<T> implements Pull<T> {
   readonly #out: IteratorYieldResult<T> = { done: false, value: undefined as T };
   readonly #wait = new Suspend<T>((s) => this.#resume(s as Step<unknown>));
 
-  constructor(up: Pull<unknown>, max: number, signal: AbortSignal | undefined) {
+  constructor(up: Pull<unknown>, settings: Settings) {
     this.#up = up;
-    this.max = max;
-    this.#signal = signal;
+    this.max = settings.max;
+    this.strict = settings.strict;
+    this.#gate = settings.strict ? new Utf8Gate() : undefined;
+    this.#signal = settings.signal;
   }
 
   next(): Pulled<T> {
@@ -104,6 +119,7 @@ abstract class ParsePull<T> implements Pull<T> {
     try {
       if (r.done === true) {
         this.#ended = true;
+        this.#gate?.end();
         this.end();
         return undefined;
       }
@@ -112,6 +128,7 @@ abstract class ParsePull<T> implements Pull<T> {
       if (typeof v === 'string') chunk = Buffer.from(v, 'utf8');
       else if (v instanceof Uint8Array) chunk = Buffer.from(v.buffer, v.byteOffset, v.byteLength);
       else throw new TypeError(`Expected the body to yield Uint8Array or string chunks`);
+      this.#gate?.feed(chunk);
       this.scan(chunk);
       this.base += chunk.length;
       return undefined;
@@ -154,15 +171,56 @@ abstract class ParsePull<T> implements Pull<T> {
   /** Parses the item made of the carried bytes and `chunk[from, to)`. */
   protected emit(chunk: Buffer, from: number, to: number, itemStart: number): void {
     let text: string;
+    // The item is decoded once, leniently. Only once the body has failed the chunk check
+    // is its text searched for a U+FFFD, and then its bytes walked, to tell a real U+FFFD
+    // from an ill-formed sequence and find where that starts.
+    const suspect = this.#gate !== undefined && !this.#gate.ok;
     if (this.carryLen === 0) {
       if (to - from > this.max) throw new JsonItemTooLargeError(itemStart, this.max);
       text = chunk.toString('utf8', from, to);
+      if (suspect && text.indexOf('\ufffd') !== -1) {
+        this.checkUtf8(chunk, from, to, itemStart, false);
+      }
     } else {
       this.keep(chunk, from, to, itemStart);
       text = this.carry.toString('utf8', 0, this.carryLen);
+      if (suspect && text.indexOf('\ufffd') !== -1) {
+        this.checkUtf8(this.carry, 0, this.carryLen, itemStart, false);
+      }
       this.carryLen = 0;
     }
     this.parseItem(text, itemStart);
+  }
+
+  /**
+   * Fails at the first ill-formed UTF-8 sequence of `bytes[from, to)`, which start at body
+   * offset `start` (with `cutOk`, one cut off by `to` is left to the caller).
+   */
+  protected checkUtf8(
+    bytes: Uint8Array,
+    from: number,
+    to: number,
+    start: number,
+    cutOk: boolean,
+  ): void {
+    const fault = findUtf8Fault(bytes, from, to, cutOk);
+    if (fault === undefined) return;
+    // The bad byte and the continuation bytes after it: the sequence as it was meant.
+    let last = fault.at + 1;
+    while (last < to && last < fault.at + 4 && (bytes[last]! & 0xc0) === 0x80) last++;
+    const shown = Array.from(
+      bytes.subarray(fault.at, last),
+      (b) => `0x${b.toString(16).padStart(2, '0')}`,
+    ).join(' ');
+    throw new JsonParseError(
+      `Invalid UTF-8${this.where()} (${fault.reason}: ${shown}; \`invalidUtf8: 'replace'\` reads such bytes as U+FFFD)`,
+      start + fault.at - from,
+    );
+  }
+
+  /** Where in the body the current item is, for messages. */
+  protected where(): string {
+    return '';
   }
 
   protected parseItem(text: string, itemStart: number): void {
@@ -202,6 +260,10 @@ class ArrayParsePull<T> extends ParsePull<T> {
     while (this.#bom < 3 && i < len && this.base + i === this.#bom && buf[i] === BOM[this.#bom]) {
       this.#bom++;
       i++;
+    }
+    if (this.#bom > 0 && this.#bom < 3 && i < len) {
+      // Part of a BOM and then something else: not a BOM, so not a JSON array either.
+      throw new JsonParseError('Expected `[` to open the JSON array', 0);
     }
     // Where the current item starts in this chunk (0 when it began in an earlier one).
     let from = 0;
@@ -367,6 +429,11 @@ class ArrayParsePull<T> extends ParsePull<T> {
 
   protected end(): void {
     if (this.#state === S.End) return;
+    // Bad bytes earlier in the unfinished item come first; a character that the end cut in
+    // two is the end's fault, reported as such below.
+    if (this.strict && this.#state === S.Item) {
+      this.checkUtf8(this.carry, 0, this.carryLen, this.#itemStart, true);
+    }
     throw new JsonParseError(
       this.#state === S.Start
         ? 'Unexpected end of the body before the JSON array'
@@ -379,6 +446,10 @@ class ArrayParsePull<T> extends ParsePull<T> {
 class NdjsonParsePull<T> extends ParsePull<T> {
   #lineStart = 0; // body offset of the current line
   #line = 1;
+
+  protected override where(): string {
+    return ` on line ${this.#line}`;
+  }
 
   protected scan(buf: Buffer): void {
     const len = buf.length;
@@ -425,17 +496,33 @@ class NdjsonParsePull<T> extends ParsePull<T> {
   }
 }
 
+interface Settings {
+  max: number;
+  strict: boolean;
+  signal: AbortSignal | undefined;
+}
+
 function parser<T>(
   source: Source<Uint8Array | string>,
   options: ParseOptions | undefined,
-  make: (up: Pull<unknown>, max: number, signal: AbortSignal | undefined) => Pull<T>,
+  make: (up: Pull<unknown>, settings: Settings) => Pull<T>,
 ): Stream<T> {
   checkObject('options', options);
   checkKeys('parseJsonArray/parseNdjson', options, PARSE_KEYS);
   const max = checkInt('maxItemBytes', options?.maxItemBytes ?? 1024 * 1024, 1);
-  const signal = checkSignal(options?.signal);
+  const invalidUtf8 = options?.invalidUtf8 ?? 'error';
+  if (invalidUtf8 !== 'error' && invalidUtf8 !== 'replace') {
+    throw new TypeError(
+      `Expected \`invalidUtf8\` to be 'error' or 'replace', got ${describe(invalidUtf8)}`,
+    );
+  }
+  const settings: Settings = {
+    max,
+    strict: invalidUtf8 === 'error',
+    signal: checkSignal(options?.signal),
+  };
   if (!isSource(source)) openSource(source, undefined as never);
-  return new Stream<T>((run: Run) => make(openSource<unknown>(source, run), max, signal));
+  return new Stream<T>((run: Run) => make(openSource<unknown>(source, run), settings));
 }
 
 /**
@@ -445,8 +532,8 @@ function parser<T>(
  *
  * @throws {TypeError|RangeError} at once for a bad source or option. The stream fails with
  * `ERR_JSON_PARSE` (with the byte `offset`) for a body that is not one well-formed JSON
- * array, including one that ends before its `]`, and with `ERR_JSON_ITEM_TOO_LARGE` for an
- * item over the limit.
+ * array, including one that ends before its `]`, or for bytes that are not UTF-8 (unless
+ * `invalidUtf8: 'replace'`), and with `ERR_JSON_ITEM_TOO_LARGE` for an item over the limit.
  * @example
  * const res = await fetch(url);
  * for await (const order of parseJsonArray<Order>(res.body!)) handle(order);
@@ -455,7 +542,7 @@ export function parseJsonArray<T = unknown>(
   source: Source<Uint8Array | string>,
   options?: ParseOptions,
 ): Stream<T> {
-  return parser(source, options, (up, max, signal) => new ArrayParsePull<T>(up, max, signal));
+  return parser(source, options, (up, settings) => new ArrayParsePull<T>(up, settings));
 }
 
 /**
@@ -465,7 +552,8 @@ export function parseJsonArray<T = unknown>(
  *
  * @throws {TypeError|RangeError} at once for a bad source or option. The stream fails with
  * `ERR_JSON_PARSE` (with the line's byte `offset` and line number) for a line that is not
- * JSON, and with `ERR_JSON_ITEM_TOO_LARGE` for a line over the limit.
+ * JSON, or with the byte `offset` of bytes that are not UTF-8 (unless
+ * `invalidUtf8: 'replace'`), and with `ERR_JSON_ITEM_TOO_LARGE` for a line over the limit.
  * @example
  * for await (const event of parseNdjson(createReadStream('events.ndjson'))) count(event);
  */
@@ -473,5 +561,5 @@ export function parseNdjson<T = unknown>(
   source: Source<Uint8Array | string>,
   options?: ParseOptions,
 ): Stream<T> {
-  return parser(source, options, (up, max, signal) => new NdjsonParsePull<T>(up, max, signal));
+  return parser(source, options, (up, settings) => new NdjsonParsePull<T>(up, settings));
 }

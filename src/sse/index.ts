@@ -2,8 +2,12 @@ export { isWeirError, WeirError, type WeirErrorCode } from '../internal/errors.j
 export {
   type ConnectSseOptions,
   connectSse,
+  type SseAttemptInfo,
   type SseFetch,
   type SseFetchResponse,
+  type SseHeaders,
+  type SseHeadersInfo,
+  type SseReconnectInfo,
 } from './client.js';
 export type { SseMessage } from './encode.js';
 export {

@@ -43,6 +43,10 @@ const PARSER_KEYS = optionKeys<SseParserOptions>({
   lastEventId: 1,
 });
 
+// The BOM is stripped by feed(), not by the decoder, so that bytes and text, however cut,
+// lose exactly one.
+const newDecoder = () => new TextDecoder('utf-8', { ignoreBOM: true });
+
 const LF = 10;
 const CR = 13;
 const COLON = 58;
@@ -73,7 +77,7 @@ export class SseParser {
   readonly #onComment: ((text: string) => void) | undefined;
   readonly #maxLine: number;
   readonly #maxEvent: number;
-  #decoder = new TextDecoder('utf-8');
+  #decoder = newDecoder();
   #lastEventId: string;
   #idBuffer: string;
   #type = '';
@@ -110,24 +114,26 @@ export class SseParser {
 
   /** Parses the next chunk of the stream: bytes, or text already decoded. */
   feed(chunk: Uint8Array | string): void {
-    let text: string;
-    if (typeof chunk === 'string') {
-      text = chunk;
-      if (!this.#started && text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-    } else {
-      // The decoder holds back a character split across chunks, and drops the BOM at the
-      // start of the stream only.
-      text = this.#decoder.decode(chunk, { stream: true });
-    }
+    // The decoder holds back a character split across chunks.
+    let text = typeof chunk === 'string' ? chunk : this.#decoder.decode(chunk, { stream: true });
     if (text.length === 0) return;
-    this.#started = true;
+    if (!this.#started) {
+      // One BOM, at the start of the stream only: the first character of the first
+      // non-empty text, however the stream was cut (a chunk may be the BOM alone, or
+      // part of its bytes) and whether it came as bytes or text.
+      this.#started = true;
+      if (text.charCodeAt(0) === 0xfeff) {
+        text = text.slice(1);
+        if (text.length === 0) return;
+      }
+    }
     this.#scan(text);
   }
 
   /** The stream ended: a partial line or event is discarded, as the spec says. */
   end(): void {
     this.#decoder.decode();
-    this.#decoder = new TextDecoder('utf-8');
+    this.#decoder = newDecoder();
     this.#carry = '';
     this.#skipLF = false;
     this.#started = false;

@@ -122,6 +122,7 @@ describe('connectSse', () => {
       fetch: failing,
       clock,
       retryMs: 100,
+      minRetryMs: 100,
       maxRetryMs: 1000,
       maxRetries: 5,
       random: () => 1 - Number.EPSILON,
