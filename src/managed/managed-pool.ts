@@ -39,6 +39,12 @@ export interface ConnectionTracker<C> {
   surplus(): boolean;
 }
 
+/** A connection being opened, and a retire that came before it was handed over. */
+interface Pending<C> {
+  conn: C | undefined;
+  lost: unknown;
+}
+
 /** @internal The core pool behind a managed pool, for the shared variant. */
 export const kCore = Symbol('weir.managed.core');
 
@@ -349,39 +355,50 @@ export class ManagedPool<C, M extends Manager<C> = Manager<C>> implements AsyncD
 
   /** The core's create: room in the budget, a permit, then the manager's connect. */
   async #open(signal: AbortSignal): Promise<C> {
+    const pending: Pending<C> = { conn: undefined, lost: undefined };
+    const retire = (reason?: unknown): void => this.#retireFrom(pending, reason);
     const tracker = this.#tracker;
+    if (tracker !== undefined) await tracker.take(signal);
     let c: C;
-    if (tracker === undefined) c = await this.#openPermitted(signal);
-    else {
-      await tracker.take(signal);
-      try {
-        c = await withDeadline(
-          this.#clock,
-          this.#connectTimeoutMs,
-          signal,
-          () =>
-            new TimeoutError(`connect did not finish within ${this.#connectTimeoutMs} ms`, {
-              code: 'ERR_POOL_CREATE_TIMEOUT',
-            }),
-          (s) => this.#openPermitted(s),
-          // Its room was given back when it timed out; it is closed without the core.
-          (late) => void this.#closeQuietly(late),
+    try {
+      c =
+        tracker === undefined
+          ? await this.#openPermitted(signal, retire)
+          : await withDeadline(
+              this.#clock,
+              this.#connectTimeoutMs,
+              signal,
+              () =>
+                new TimeoutError(`connect did not finish within ${this.#connectTimeoutMs} ms`, {
+                  code: 'ERR_POOL_CREATE_TIMEOUT',
+                }),
+              (s) => this.#openPermitted(s, retire),
+              // Its room was given back when it timed out; it is closed without the core.
+              (late) => void this.#closeQuietly(late),
+            );
+      if (pending.lost !== undefined || this.#isBroken?.(c)) {
+        await this.#closeQuietly(c);
+        throw (
+          pending.lost ??
+          new BrokenResourceError('connect returned a connection that is already broken')
         );
-      } catch (error) {
-        tracker.give();
-        throw error;
       }
+    } catch (error) {
+      tracker?.give();
+      throw error;
     }
+    // From here the core holds it, or will within this job's promise reaction.
+    pending.conn = c;
     this.#onIdle?.(c);
     return c;
   }
 
-  async #openPermitted(signal: AbortSignal): Promise<C> {
+  async #openPermitted(signal: AbortSignal, retire: (reason?: unknown) => void): Promise<C> {
     const permits = this.#permits;
     const permit = permits === undefined ? undefined : await permits.acquire({ signal });
     try {
       if (signal.aborted) throw abortReason(signal);
-      const c = await this.#connect(signal);
+      const c = await this.manager.connect(signal, retire);
       if (permit !== undefined) this.#held.set(c, permit);
       return c;
     } catch (error) {
@@ -390,30 +407,18 @@ export class ManagedPool<C, M extends Manager<C> = Manager<C>> implements AsyncD
     }
   }
 
-  /** The manager's connect, with the `retire` it may call from the connection's events. */
-  async #connect(signal: AbortSignal): Promise<C> {
-    let conn: C | undefined;
-    let lost: unknown;
-    const retire = (reason?: unknown): void => {
-      const why = reason ?? new BrokenResourceError('The connection reported itself broken');
-      if (conn === undefined) {
-        lost ??= why;
-        return;
-      }
-      const c = conn;
-      // Between the connect resolving and the core taking the connection, the core does
-      // not hold it yet: try again once it does.
-      if (!(this.#core as Pool<C> | undefined)?.retire(c, why)) {
-        queueMicrotask(() => this.#core.retire(c, why));
-      }
-    };
-    const c = await this.manager.connect(signal, retire);
-    if (lost !== undefined || this.#isBroken?.(c)) {
-      await this.#closeQuietly(c);
-      throw lost ?? new BrokenResourceError('connect returned a connection that is already broken');
+  /** The `retire` a connect was given: remembered until the connection is handed over. */
+  #retireFrom(pending: Pending<C>, reason: unknown): void {
+    const why = reason ?? new BrokenResourceError('The connection reported itself broken');
+    const c = pending.conn;
+    if (c === undefined) {
+      pending.lost ??= why;
+      return;
     }
-    conn = c;
-    return c;
+    // Handed over but not taken yet: the core's promise reaction runs before this retry.
+    if (!(this.#core as Pool<C> | undefined)?.retire(c, why)) {
+      queueMicrotask(() => this.#core.retire(c, why));
+    }
   }
 
   /** The core's destroy when a permit or the budget must learn of the close. */
