@@ -12,8 +12,8 @@ import type { ManagedPoolOptions, SharedPoolOptions } from './options.js';
 
 /** What the factory of a {@link KeyedPool} returns for one key. */
 export interface KeyedPoolSpec<C, M extends Manager<C> = Manager<C>> {
-  /** Runs the connections of this key. */
-  manager: M;
+  /** Runs the connections of this key. (`& Manager<C>` lets TypeScript infer `C`.) */
+  manager: M & Manager<C>;
   /**
    * The key's pool options. `name` defaults to the keyed pool's name and the key, `clock`
    * to the keyed pool's clock.

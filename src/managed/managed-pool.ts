@@ -479,21 +479,21 @@ export class SharedManagedPool<C, M extends Manager<C> = Manager<C>> extends Man
  * );
  * const answer = await pool.use((s) => s.call('ping'));
  */
-export function createManagedPool<C>(
-  manager: Manager<C>,
+export function createManagedPool<C, M extends Manager<C> = Manager<C>>(
+  manager: M & Manager<C>,
   options: SharedPoolOptions<C>,
-): SharedManagedPool<C>;
-export function createManagedPool<C>(
-  manager: Manager<C>,
+): SharedManagedPool<C, M>;
+export function createManagedPool<C, M extends Manager<C> = Manager<C>>(
+  manager: M & Manager<C>,
   options?: ManagedPoolOptions,
-): ManagedPool<C>;
-export function createManagedPool<C>(
-  manager: Manager<C>,
+): ManagedPool<C, M>;
+export function createManagedPool<C, M extends Manager<C> = Manager<C>>(
+  manager: M & Manager<C>,
   options?: ManagedPoolOptions | SharedPoolOptions<C>,
-): ManagedPool<C> {
+): ManagedPool<C, M> {
   return options?.shared === undefined
-    ? new ManagedPool(manager, options)
-    : new SharedManagedPool(manager, options);
+    ? new ManagedPool<C, M>(manager, options)
+    : new SharedManagedPool<C, M>(manager, options);
 }
 
 // ---- helpers ---------------------------------------------------------------------

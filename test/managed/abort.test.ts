@@ -18,7 +18,10 @@ for (const isBroken of [false, true]) {
       const pool = createManagedPool(f.manager, { clock });
       (await pool.acquire()).release();
       const reason = new Error('caller gave up');
-      await assert.rejects(pool.acquire({ signal: AbortSignal.abort(reason) }), (e) => e === reason);
+      await assert.rejects(
+        pool.acquire({ signal: AbortSignal.abort(reason) }),
+        (e) => e === reason,
+      );
       assert.equal(pool.stats().leased, 0);
       assert.equal(pool.stats().idle, 1);
       await pool.close();
@@ -57,7 +60,11 @@ for (const isBroken of [false, true]) {
       assert.match((p.error as Error).message, /stop/);
       gate.resolve();
       await flush();
-      assert.equal(pool.stats().idle, 1, 'the connection is not leaked, it waits for the next caller');
+      assert.equal(
+        pool.stats().idle,
+        1,
+        'the connection is not leaked, it waits for the next caller',
+      );
       await pool.close();
       assert.equal(f.conns[0]!.closed, 1);
     });

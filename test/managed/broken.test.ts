@@ -134,15 +134,17 @@ describe('retire from the connection', () => {
         connect: async (signal, retire) => {
           const c = await f.manager.connect(signal, retire);
           const later = (n: number): void =>
-            n === 0 ? retire(new Error('closed by the server')) : queueMicrotask(() => later(n - 1));
-          later(depth);
+            n === 0
+              ? retire(new Error('closed by the server'))
+              : queueMicrotask(() => later(n - 1));
+          // Only the first: a pool that keeps `min` would replace every one retired.
+          if (c.id === 1) later(depth);
           return c;
         },
       };
       const pool = createManagedPool(manager, { clock, min: 1, breaker: false });
       await flush();
       assert.equal(f.conns[0]!.closed, 1, `retired ${depth} jobs after the connect resolved`);
-      assert.equal(pool.stats().idle, 0);
       await pool.close();
     }
   });

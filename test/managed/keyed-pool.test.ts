@@ -3,8 +3,9 @@ import { describe, test } from 'node:test';
 import { FakeClock, flush } from '../../src/internal/clock.js';
 import { isWeirError } from '../../src/internal/errors.js';
 import { createKeyedPool, type ManagedPoolOptions } from '../../src/managed/index.js';
+import type { Lease } from '../../src/pool/index.js';
 import { deferred, track } from '../helpers/resources.js';
-import { type FakeOptions, fakeManager } from './fake-manager.js';
+import { type Conn, type FakeOptions, fakeManager } from './fake-manager.js';
 
 /** A keyed pool whose keys each get a fake manager; `open()` counts connections across keys. */
 function keyedFakes(
@@ -58,14 +59,14 @@ describe('KeyedPool', () => {
         ['b', 1, 1],
       ],
     );
-    assert.deepEqual(
-      [s.total.size, s.total.idle, s.total.leased, s.total.created],
-      [3, 1, 2, 3],
-    );
+    assert.deepEqual([s.total.size, s.total.idle, s.total.leased, s.total.created], [3, 1, 2, 3]);
     b.release();
     a2.release();
     await keyed.close();
-    assert.throws(() => keyed.get('c'), (e: unknown) => isWeirError(e, 'ERR_POOL_CLOSED'));
+    assert.throws(
+      () => keyed.get('c'),
+      (e: unknown) => isWeirError(e, 'ERR_POOL_CLOSED'),
+    );
     await assert.rejects(keyed.acquire('a'), (e: unknown) => isWeirError(e, 'ERR_POOL_CLOSED'));
     assert.equal(keyed.tryAcquire('a'), null);
     assert.equal(keyed.stats().state, 'closed');
@@ -128,7 +129,7 @@ describe('the budget across keys', () => {
     a1.release();
     a2.release();
     assert.equal(keyed.stats().budgetUsed, 2);
-    const b = track(keyed.acquire('b'));
+    const b = track<Lease<Conn>>(keyed.acquire('b'));
     await clock.advance(0);
     await flush();
     assert.equal(b.value?.value.id, 1, 'b got a connection of its own');
@@ -147,16 +148,24 @@ describe('the budget across keys', () => {
     const a1 = await keyed.acquire('a');
     const a2 = await keyed.acquire('a');
     const aWaiter = track(keyed.acquire('a'));
-    const b = track(keyed.acquire('b'));
+    const b = track<Lease<Conn>>(keyed.acquire('b'));
     await clock.advance(0);
     assert.equal(b.done, false, 'the whole budget is leased');
     a1.release();
     await flush();
-    assert.equal(b.value?.value.id, 1, 'a was over its share: its returned connection made room for b');
+    assert.equal(
+      b.value?.value.id,
+      1,
+      'a was over its share: its returned connection made room for b',
+    );
     assert.equal(a1.value.closed, 1);
     a2.release();
     await flush();
-    assert.equal(aWaiter.value?.value, a2.value, "a's own waiter gets a's connection within its share");
+    assert.equal(
+      aWaiter.value?.value,
+      a2.value,
+      "a's own waiter gets a's connection within its share",
+    );
     const s = keyed.stats();
     assert.equal(s.total.createErrors, 0, 'waiting for room is not a failed connect');
     assert.ok(s.pools.every((p) => p.stats.breaker === 'closed'));
@@ -176,7 +185,7 @@ describe('the budget across keys', () => {
       pool: { acquireTimeoutMs: 1_000, connectTimeoutMs: 100 },
     });
     const a = await keyed.acquire('a');
-    const b = track(keyed.acquire('b'));
+    const b = track<Lease<Conn>>(keyed.acquire('b'));
     await clock.advance(1_000);
     assert.ok(isWeirError(b.error, 'ERR_POOL_TIMEOUT'), String(b.error));
     const bs = keyed.get('b').stats();
@@ -194,7 +203,7 @@ describe('the budget across keys', () => {
     const { clock, keyed, open } = keyedFakes({ maxConnections: 1 });
     const a = await keyed.acquire('a');
     const ac = new AbortController();
-    const b = track(keyed.acquire('b', { signal: ac.signal }));
+    const b = track<Lease<Conn>>(keyed.acquire('b', { signal: ac.signal }));
     await clock.advance(0);
     ac.abort(new Error('stop'));
     await flush();
@@ -216,7 +225,7 @@ describe('the budget across keys', () => {
       fake: () => ({ before: (n) => (n === 1 ? late.promise : undefined) }),
     });
     const errors: unknown[] = [];
-    const p = track(keyed.acquire('a'));
+    const p = track<Lease<Conn>>(keyed.acquire('a'));
     keyed.get('a').on('createError', (e) => errors.push(e.error));
     await clock.advance(100);
     assert.ok(isWeirError(p.error, 'ERR_POOL_CREATE_TIMEOUT'), String(p.error));
@@ -238,7 +247,7 @@ describe('the budget across keys', () => {
     });
     (await keyed.acquire('a')).release();
     await clock.advance(1);
-    const p = track(keyed.acquire('a'));
+    const p = track<Lease<Conn>>(keyed.acquire('a'));
     await clock.advance(100);
     assert.equal(p.value?.value.id, 2, 'the connection whose check hung was replaced');
     assert.equal(fakes.get('a')!.conns[0]!.closed, 1);
@@ -265,12 +274,12 @@ describe('the budget across keys', () => {
       if (r < 0.45) {
         const ac = new AbortController();
         const call = track(
-          keyed.acquire(keys[Math.floor(random() * keys.length)]!, { signal: ac.signal }).then(
-            (lease) => {
+          keyed
+            .acquire(keys[Math.floor(random() * keys.length)]!, { signal: ac.signal })
+            .then((lease) => {
               held.push(lease);
               return lease;
-            },
-          ),
+            }),
         );
         calls.push(call);
         if (random() < 0.2) ac.abort(new Error('gave up'));

@@ -63,6 +63,7 @@ describe('ManagedPool lifecycle', () => {
     f.conns[0]!.retire(new Error('server closed it'));
     assert.equal(f.conns[0]!.closed, 1);
     await pool.close();
+    await flush();
     assert.equal(clock.pendingTimers, 0);
   });
 });
@@ -345,7 +346,10 @@ describe('options', () => {
       () => createManagedPool(f.manager, { shared: { maxLeases: 0 } }),
       /`shared.maxLeases`/,
     );
-    assert.throws(() => createManagedPool(f.manager, { permits: {} as never }), /`permits.acquire`/);
+    assert.throws(
+      () => createManagedPool(f.manager, { permits: {} as never }),
+      /`permits.acquire`/,
+    );
   });
 
   test('a manager without connect or close is refused', () => {
