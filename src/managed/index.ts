@@ -1,6 +1,7 @@
 // weir/managed: pools of connections run by a Manager (how to connect, check, reset and
 // close one), with one options type, and keyed pools of them. The base of weir's pooled
 // clients (pg, libsql, http), and of your own.
+export { PooledClient } from './client.js';
 export {
   createKeyedPool,
   KeyedPool,

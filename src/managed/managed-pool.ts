@@ -269,13 +269,19 @@ export class ManagedPool<C, M extends Manager<C> = Manager<C>> implements AsyncD
 
   /** The waiting path: the core's promise, then the same check as the fast path. */
   #wait(options: AcquireOptions | undefined, startedAt: number): Promise<Lease<C>> {
+    const onReject = this.#tracker === undefined ? undefined : this.#connectTimedOut;
+    // Without isBroken nothing is re-checked: one shared function, no closure per wait.
+    if (this.#isBroken === undefined)
+      return this.#core.acquire(options).then(this.#leased, onReject);
     return this.#core
       .acquire(options)
-      .then(
-        (lease) => this.#admit(lease, options, startedAt),
-        this.#tracker === undefined ? undefined : this.#connectTimedOut,
-      );
+      .then((lease) => this.#admit(lease, options, startedAt), onReject);
   }
+
+  readonly #leased = (lease: Lease<C>): Lease<C> => {
+    this.#onLease?.(lease.value);
+    return lease;
+  };
 
   #admit(
     lease: Lease<C>,

@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { FakeClock, flush } from '../../src/internal/clock.js';
 import { isWeirError } from '../../src/internal/errors.js';
-import { createManagedPool, SharedManagedPool } from '../../src/managed/index.js';
+import { createManagedPool, PooledClient, SharedManagedPool } from '../../src/managed/index.js';
 import { deferred, track } from '../helpers/resources.js';
-import { fakeManager } from './fake-manager.js';
+import { type Conn, fakeManager } from './fake-manager.js';
 
 describe('ManagedPool lifecycle', () => {
   test('connects on first use, reuses the connection, closes it on drain, leaves no timer', async () => {
@@ -375,5 +375,32 @@ describe('options', () => {
       assert.equal(g.conns[0]!.closed, 1, 'the late connection is closed');
       await pool.close();
     }
+  });
+});
+
+describe('PooledClient', () => {
+  test('a client built on it gets stats, drain, close and await using, and adds its verbs', async () => {
+    const clock = new FakeClock();
+    const f = fakeManager();
+    class EchoClient extends PooledClient<Conn> {
+      constructor() {
+        super(createManagedPool(f.manager, { clock, name: 'echo' }));
+      }
+      echo(text: string): Promise<string> {
+        return this.pool.use((c) => `${c.id}:${text}`);
+      }
+    }
+    {
+      await using client = new EchoClient();
+      assert.equal(await client.echo('hi'), '1:hi');
+      assert.equal(client.stats().name, 'echo');
+      assert.equal(client.stats().idle, 1);
+    }
+    assert.equal(f.conns[0]!.closed, 1, 'await using drained it');
+    const other = new EchoClient();
+    await other.echo('x');
+    await other.close();
+    await other.drain();
+    assert.equal(other.stats().state, 'closed');
   });
 });
