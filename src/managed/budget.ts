@@ -3,7 +3,7 @@
 // one key is closed to serve a connect that waits in another, and a key that holds more
 // than its fair share closes connections as they come back while another key waits.
 import type { Clock, TimerHandle } from '../internal/clock.js';
-import { onAbort } from '../internal/signals.js';
+import { abortReason, onAbort } from '../internal/signals.js';
 import type { ConnectionTracker } from './managed-pool.js';
 
 /** @internal One key's share of the budget. */
@@ -100,7 +100,7 @@ export class Budget<C> {
       member.used++;
       return undefined;
     }
-    if (signal.aborted) return Promise.reject(signal.reason);
+    if (signal.aborted) return Promise.reject(abortReason(signal));
     return new Promise<void>((resolve, reject) => {
       const w: RoomWaiter<C> = { member, resolve, dispose: noop };
       w.dispose = onAbort(signal, (reason) => {

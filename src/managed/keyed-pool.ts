@@ -10,7 +10,11 @@ import { ManagedPool, SharedManagedPool } from './managed-pool.js';
 import type { Manager } from './manager.js';
 import type { ManagedPoolOptions, SharedPoolOptions } from './options.js';
 
-/** What the factory of a {@link KeyedPool} returns for one key. */
+/**
+ * What the factory of a {@link KeyedPool} returns for one key.
+ * @example
+ * const spec: KeyedPoolSpec<Socket> = { manager: socketManager(origin), options: { max: 8 } };
+ */
 export interface KeyedPoolSpec<C, M extends Manager<C> = Manager<C>> {
   /** Runs the connections of this key. (`& Manager<C>` lets TypeScript infer `C`.) */
   manager: M & Manager<C>;
@@ -21,7 +25,11 @@ export interface KeyedPoolSpec<C, M extends Manager<C> = Manager<C>> {
   options?: ManagedPoolOptions | SharedPoolOptions<C>;
 }
 
-/** Options of {@link createKeyedPool}. */
+/**
+ * Options of {@link createKeyedPool}.
+ * @example
+ * createKeyedPool({ pool: (kind: 'parser' | 'renderer') => ({ manager: workers(kind) }), maxConnections: 8 });
+ */
 export interface KeyedPoolOptions<K, C, M extends Manager<C> = Manager<C>> {
   /** Makes the manager and options of a key's pool, when the key is first used. */
   pool: (key: K) => KeyedPoolSpec<C, M>;
@@ -47,7 +55,11 @@ export interface KeyedPoolOptions<K, C, M extends Manager<C> = Manager<C>> {
   clock?: Clock;
 }
 
-/** Counts of {@link KeyedPoolStats.total}: sums over every key's pool. */
+/**
+ * Counts of {@link KeyedPoolStats.total}: sums over every key's pool.
+ * @example
+ * const { leased, created } = keyed.stats().total;
+ */
 export interface KeyedTotals {
   /** Connections open or connecting, now. */
   size: number;
@@ -68,7 +80,11 @@ export interface KeyedTotals {
   leaks: number;
 }
 
-/** A snapshot returned by {@link KeyedPool.stats}. */
+/**
+ * A snapshot returned by {@link KeyedPool.stats}.
+ * @example
+ * for (const { key, stats } of keyed.stats().pools) gauge.set({ key }, stats.leased);
+ */
 export interface KeyedPoolStats<K> {
   name: string;
   state: 'open' | 'draining' | 'closed';
@@ -87,7 +103,11 @@ export interface KeyedPoolStats<K> {
   pools: { key: K; stats: PoolStats }[];
 }
 
-/** Typed events of a keyed pool; subscribe with `keyed.on(name, listener)`. */
+/**
+ * Typed events of a keyed pool; subscribe with `keyed.on(name, listener)`.
+ * @example
+ * keyed.on('poolCreate', ({ key, pool }) => pool.on('timeout', () => log.warn(key)));
+ */
 export interface KeyedPoolEvents<K, C, M extends Manager<C> = Manager<C>> {
   /** A key was used for the first time (or again after eviction) and got its pool. */
   poolCreate: (e: { key: K; pool: ManagedPool<C, M> }) => void;

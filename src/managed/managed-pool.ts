@@ -2,10 +2,10 @@
 // options mapping, the borrow/return checks, stats, events and shutdown that every pooled
 // client (pg, libsql, http, and the ones to come) shares. A connection that is free costs
 // the same to borrow here as from the core: the lease is the core's own, unwrapped.
-import type { Clock, TimerHandle } from '../internal/clock.js';
+import type { Clock } from '../internal/clock.js';
 import { BrokenResourceError, isWeirError, TimeoutError } from '../internal/errors.js';
 import { checkFn } from '../internal/options.js';
-import { abortReason, onAbort } from '../internal/signals.js';
+import { abortReason } from '../internal/signals.js';
 import {
   type AcquireOptions,
   CreateFailedError,
@@ -16,6 +16,7 @@ import {
   type PoolOptions,
   type PoolStats,
 } from '../pool/index.js';
+import { withTimeout } from '../resilience/timeout.js';
 import type { ConnectionPermit, ConnectionPermits, Manager } from './manager.js';
 import {
   type ManagedPoolOptions,
@@ -326,14 +327,10 @@ export class ManagedPool<C, M extends Manager<C> = Manager<C>> implements AsyncD
         tracker === undefined
           ? m.check!(c, signal)
           : // The core's check deadline is its create timeout, turned off behind a budget.
-            withDeadline(
-              this.#clock,
-              this.#connectTimeoutMs,
+            withTimeout(({ signal: s }) => m.check!(c, s), this.#connectTimeoutMs, {
               signal,
-              () => new TimeoutError(`check did not finish within ${this.#connectTimeoutMs} ms`),
-              (s) => m.check!(c, s),
-              noop,
-            );
+              clock: this.#clock,
+            });
       core.validate =
         isBroken === undefined
           ? check
@@ -370,18 +367,7 @@ export class ManagedPool<C, M extends Manager<C> = Manager<C>> implements AsyncD
       c =
         tracker === undefined
           ? await this.#openPermitted(signal, retire)
-          : await withDeadline(
-              this.#clock,
-              this.#connectTimeoutMs,
-              signal,
-              () =>
-                new TimeoutError(`connect did not finish within ${this.#connectTimeoutMs} ms`, {
-                  code: 'ERR_POOL_CREATE_TIMEOUT',
-                }),
-              (s) => this.#openPermitted(s, retire),
-              // Its room was given back when it timed out; it is closed without the core.
-              (late) => void this.#closeQuietly(late),
-            );
+          : await this.#openTimed(signal, retire);
       if (pending.lost !== undefined || this.#isBroken?.(c)) {
         await this.#closeQuietly(c);
         throw (
@@ -397,6 +383,33 @@ export class ManagedPool<C, M extends Manager<C> = Manager<C>> implements AsyncD
     pending.conn = c;
     this.#onIdle?.(c);
     return c;
+  }
+
+  /** Behind a budget: the permit and the connect under the layer's own `connectTimeoutMs`. */
+  async #openTimed(signal: AbortSignal, retire: (reason?: unknown) => void): Promise<C> {
+    let attempt: Promise<C> | undefined;
+    let inner: AbortSignal | undefined;
+    try {
+      return await withTimeout(
+        (context) => {
+          inner = context.signal;
+          attempt = this.#openPermitted(context.signal, retire);
+          return attempt;
+        },
+        this.#connectTimeoutMs,
+        { signal, clock: this.#clock },
+      );
+    } catch (error) {
+      // Its room is given back now: a connection that still arrives is closed here.
+      attempt?.then((late) => this.#closeQuietly(late), noop);
+      if (error === inner?.reason && !signal.aborted) {
+        throw new TimeoutError(`connect did not finish within ${this.#connectTimeoutMs} ms`, {
+          code: 'ERR_POOL_CREATE_TIMEOUT',
+          cause: error,
+        });
+      }
+      throw error;
+    }
   }
 
   async #openPermitted(signal: AbortSignal, retire: (reason?: unknown) => void): Promise<C> {
@@ -460,6 +473,9 @@ export class ManagedPool<C, M extends Manager<C> = Manager<C>> implements AsyncD
 /**
  * A managed pool whose connections serve several borrowers at once (HTTP/2 sessions).
  * Create one with {@link createManagedPool} and {@link SharedPoolOptions}.
+ * @example
+ * const sessions = createManagedPool(h2Manager, { max: 2, shared: { maxLeases: 100 } });
+ * session.on('remoteSettings', (s) => sessions.setLeaseLimit(session, s.maxConcurrentStreams));
  */
 export class SharedManagedPool<C, M extends Manager<C> = Manager<C>> extends ManagedPool<C, M> {
   /**
@@ -556,51 +572,4 @@ function both<C>(
     a(c);
     b(c);
   };
-}
-
-/**
- * Runs `fn` under a deadline: its signal aborts when `outer` aborts or `ms` pass, and the
- * promise settles at the first of the three; a value that arrives after goes to `late`.
- */
-function withDeadline<T>(
-  clock: Clock,
-  ms: number,
-  outer: AbortSignal,
-  timeout: () => unknown,
-  fn: (signal: AbortSignal) => T | Promise<T>,
-  late: (value: T) => void,
-): Promise<T> {
-  if (outer.aborted) return Promise.reject(abortReason(outer));
-  return new Promise<T>((resolve, reject) => {
-    const controller = new AbortController();
-    let timer: TimerHandle;
-    let done = false;
-    let dispose = noop;
-    const stop = (): boolean => {
-      if (done) return false;
-      done = true;
-      clock.clearTimeout(timer);
-      dispose();
-      return true;
-    };
-    const fail = (error: unknown): void => {
-      if (!stop()) return;
-      controller.abort(error);
-      reject(error);
-    };
-    dispose = onAbort(outer, fail);
-    timer = clock.setTimeout(() => fail(timeout()), ms);
-    let result: T | Promise<T>;
-    try {
-      result = fn(controller.signal);
-    } catch (error) {
-      result = Promise.reject(error);
-    }
-    Promise.resolve(result).then(
-      (value) => (stop() ? resolve(value) : late(value)),
-      (error: unknown) => {
-        if (stop()) reject(error);
-      },
-    );
-  });
 }

@@ -79,7 +79,11 @@ export interface Manager<C> {
   unref?(connection: C): void;
 }
 
-/** A permit from an external limiter, held while one connection is open. */
+/**
+ * A permit from an external limiter, held while one connection is open.
+ * @example
+ * const permit: ConnectionPermit = { release: () => semaphore.release() };
+ */
 export interface ConnectionPermit {
   release(): void;
 }

@@ -5,12 +5,17 @@ import { realClock } from '../internal/clock.js';
 import { describe } from '../internal/errors.js';
 import { checkFn, checkInt, checkMs, checkObject } from '../internal/options.js';
 import type { AutoscaleOptions, PoolOptions } from '../pool/index.js';
-import type { CircuitBreaker, CircuitBreakerOptions } from '../resilience/index.js';
+import type { CircuitBreaker, CircuitBreakerOptions } from '../resilience/breaker.js';
 import type { ConnectionPermits } from './manager.js';
 
 /**
  * Options every managed pool takes, exclusive or shared. Times are in milliseconds;
- * `Infinity` turns a limit off. Defaults are `weir/pool`'s.
+ * `Infinity` turns a limit off. Defaults are `weir/pool`'s. The names `createTimeoutMs`,
+ * `validateAfterIdleMs`, `validateIntervalMs` and `destroyTimeoutMs` of `weir/pool` are
+ * still accepted for their managed names; giving both spellings with different values
+ * throws.
+ * @example
+ * const options: ManagedPoolBaseOptions = { max: 10, connectTimeoutMs: 5_000, breaker: false };
  */
 export interface ManagedPoolBaseOptions {
   /** Name used in messages, events and metrics. @default 'pool' */
@@ -95,7 +100,11 @@ export interface ManagedPoolOptions extends ManagedPoolBaseOptions {
   leaseLimit?: never;
 }
 
-/** How many borrowers the connections of a shared pool serve at once. */
+/**
+ * How many borrowers the connections of a shared pool serve at once.
+ * @example
+ * const shared: SharedLeases<Session> = { maxLeases: 100, leaseLimit: (s) => (s.h2 ? 100 : 1) };
+ */
 export interface SharedLeases<C> {
   /**
    * Borrowers one connection serves at once, and, until a connection says otherwise
