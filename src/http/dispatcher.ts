@@ -9,7 +9,13 @@ import { type RequestBody, toDispatchBody } from './body.js';
 import { HttpError } from './errors.js';
 import { Exchange } from './exchange.js';
 import { type LegacyHandler, toLegacy } from './handler.js';
-import { type HttpPoolOptions, type OriginOptions, resolveOriginOptions } from './options.js';
+import {
+  checkDispatchTimeout,
+  checkRequestOptions,
+  type HttpPoolOptions,
+  type OriginOptions,
+  resolveOriginOptions,
+} from './options.js';
 import { type Origin, originOf } from './origin.js';
 import { OriginPool, type OriginStats } from './origin-pool.js';
 import {
@@ -31,9 +37,16 @@ export interface HttpRequestOptions {
   body?: RequestBody | null;
   /** Aborts the request in any phase (waiting for a connection, sending, receiving). */
   signal?: AbortSignal;
-  /** Overrides the origin's `headersTimeoutMs` for this request. */
+  /**
+   * Overrides the origin's `headersTimeoutMs` for this request: no response headers this
+   * long after the request was written fails it with `ERR_HTTP_HEADERS_TIMEOUT`.
+   * `Infinity` turns it off. Checked like the pool's options, before a connection is taken.
+   */
   headersTimeoutMs?: number;
-  /** Overrides the origin's `bodyTimeoutMs` for this request. */
+  /**
+   * Overrides the origin's `bodyTimeoutMs` for this request: no body bytes for this long
+   * fails it with `ERR_HTTP_BODY_TIMEOUT`. `Infinity` turns it off.
+   */
   bodyTimeoutMs?: number;
 }
 
@@ -129,15 +142,27 @@ export class HttpPool extends Dispatcher {
       return true;
     }
     let pool: OriginPool;
+    let opts = options;
+    let headersMs: number | undefined;
+    let bodyMs: number | undefined;
     try {
       if (options.origin === undefined)
         throw new TypeError('Expected `origin` in the dispatch options');
       pool = this.#poolForUrl(options.origin);
+      // Checked before a connection is taken. weir keeps these timeouts itself (precisely,
+      // on the pool's clock), so undici gets none; the copy is made only when they are set.
+      const ht = checkDispatchTimeout('headersTimeout', options.headersTimeout);
+      const bt = checkDispatchTimeout('bodyTimeout', options.bodyTimeout);
+      if (ht !== undefined || bt !== undefined) {
+        headersMs = ht;
+        bodyMs = bt;
+        opts = { ...options, headersTimeout: null, bodyTimeout: null };
+      }
     } catch (error) {
       h.onError?.(error as Error);
       return true;
     }
-    new Exchange(pool, options, h).start();
+    new Exchange(pool, opts, h, headersMs, bodyMs).start();
     return true;
   }
 
@@ -175,6 +200,7 @@ export class HttpPool extends Dispatcher {
     let opts: Dispatcher.DispatchOptions;
     try {
       checkObject('options', options);
+      checkRequestOptions(options);
       if (checkSignal(options?.signal)?.aborted) return Promise.reject(options!.signal!.reason);
       if (this.#closed) throw new HttpError('ERR_HTTP_CLOSED', '', 'The HTTP pool is closed');
       let path: string;
@@ -205,8 +231,6 @@ export class HttpPool extends Dispatcher {
         opts.headers = options.headers as NonNullable<Dispatcher.DispatchOptions['headers']>;
       const body = toDispatchBody(options?.body);
       if (body !== undefined) opts.body = body as NonNullable<Dispatcher.DispatchOptions['body']>;
-      if (options?.headersTimeoutMs !== undefined) opts.headersTimeout = options.headersTimeoutMs;
-      if (options?.bodyTimeoutMs !== undefined) opts.bodyTimeout = options.bodyTimeoutMs;
     } catch (error) {
       return Promise.reject(error);
     }
@@ -223,7 +247,13 @@ export class HttpPool extends Dispatcher {
       signal.addEventListener('abort', onAbort, { once: true });
       dispose = () => signal.removeEventListener('abort', onAbort);
     }
-    new Exchange(pool, opts, reader as LegacyHandler).start();
+    new Exchange(
+      pool,
+      opts,
+      reader as LegacyHandler,
+      options?.headersTimeoutMs,
+      options?.bodyTimeoutMs,
+    ).start();
     return reader.promise;
   }
 

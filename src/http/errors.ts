@@ -39,7 +39,8 @@ const TLS_CODES = new Set([
   'ERR_SSL_WRONG_VERSION_NUMBER',
 ]);
 
-function codeOf(error: unknown): string | undefined {
+/** @internal The `code` of an error, if it has a string one. */
+export function codeOf(error: unknown): string | undefined {
   const code = (error as { code?: unknown } | null)?.code;
   return typeof code === 'string' ? code : undefined;
 }
@@ -72,39 +73,148 @@ export function connectError(origin: string, error: unknown): HttpError {
 }
 
 /**
- * Maps an error undici reported for a request onto an {@link HttpError}; errors that
- * are already weir's (or an abort reason) pass through unchanged.
+ * undici's (and Node's) codes for a server that broke the protocol: a malformed status
+ * line or header (llhttp's `HPE_*`), headers too large, a body longer or shorter than its
+ * `content-length`, an HTTP/2 protocol violation.
  */
-export function requestError(origin: string, error: unknown): unknown {
+const PROTOCOL_CODES = new Set([
+  'UND_ERR_HEADERS_OVERFLOW',
+  'UND_ERR_RES_CONTENT_LENGTH_MISMATCH',
+  'UND_ERR_RES_EXCEEDED_MAX_SIZE',
+  'ERR_HTTP2_ERROR',
+  'ERR_HTTP2_INVALID_PSEUDOHEADER',
+  'ERR_HTTP2_INVALID_HEADER_VALUE',
+]);
+
+/** The connection or stream went away under the request. */
+const SOCKET_CODES = new Set([
+  'UND_ERR_SOCKET',
+  'UND_ERR_CLOSED',
+  'UND_ERR_DESTROYED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'ERR_STREAM_PREMATURE_CLOSE',
+  'ERR_HTTP2_GOAWAY_SESSION',
+  'ERR_HTTP2_INVALID_SESSION',
+  'ERR_HTTP2_SESSION_ERROR',
+  'ERR_HTTP2_STREAM_ERROR',
+  'ERR_HTTP2_STREAM_CANCEL',
+]);
+
+/** The request itself was malformed; undici refused it before sending. */
+const INVALID_REQUEST_CODES = new Set([
+  'UND_ERR_INVALID_ARG',
+  'UND_ERR_NOT_SUPPORTED',
+  'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH',
+]);
+
+// HTTP/2 error codes (RFC 9113 §7) that say the peer broke the protocol, as Node names them.
+const H2_PROTOCOL =
+  /\b(NGHTTP2_)?(PROTOCOL_ERROR|FRAME_SIZE_ERROR|COMPRESSION_ERROR|FLOW_CONTROL_ERROR)\b|error code (1|3|6|9)\b/;
+
+function messageOf(error: unknown): string {
+  const m = (error as { message?: unknown } | null)?.message;
+  return typeof m === 'string' ? m : '';
+}
+
+/**
+ * Whether `error` proves that the server never processed the request, so that it may be
+ * sent again whatever its method: refused unsent by a closed connection, an HTTP/2 stream
+ * reset with REFUSED_STREAM (RFC 9113 §8.7; also how Node closes the streams above a
+ * GOAWAY's last stream id), or a stream whose HEADERS frame could not be sent.
+ */
+export function isUnprocessed(error: unknown): boolean {
+  const code = codeOf(error);
+  if (code === 'ERR_HTTP_CONNECTION_RETIRED') return true;
+  if (code === 'ERR_HTTP2_STREAM_ERROR') return messageOf(error).includes('REFUSED_STREAM');
+  // undici's InformationalError for a stream's `frameError`; HEADERS is frame type 1.
+  if (code === 'UND_ERR_INFO') return messageOf(error).includes('"frameError" received - type 1,');
+  return false;
+}
+
+function protocolError(origin: string, error: unknown): HttpError {
+  return new HttpError(
+    'ERR_HTTP_PROTOCOL',
+    origin,
+    `${origin} broke the HTTP protocol: ${messageOf(error) || String(error)}`,
+    error,
+  );
+}
+
+/**
+ * Maps an error undici (or Node's socket) reported for a request onto an
+ * {@link HttpError} with `error` as its `cause`; weir's own errors pass through unchanged.
+ * Every other failure gets a code too: `ERR_HTTP_REQUEST_FAILED` when nothing more is known.
+ */
+export function requestError(origin: string, error: unknown): WeirError {
   if (error instanceof WeirError) return error;
-  switch (codeOf(error)) {
-    case 'UND_ERR_HEADERS_TIMEOUT':
-      return new HttpError(
-        'ERR_HTTP_HEADERS_TIMEOUT',
-        origin,
-        `${origin} sent no response headers within headersTimeoutMs`,
-        error,
-      );
-    case 'UND_ERR_BODY_TIMEOUT':
-      return new HttpError(
-        'ERR_HTTP_BODY_TIMEOUT',
-        origin,
-        `${origin} sent no body bytes within bodyTimeoutMs`,
-        error,
-      );
-    case 'UND_ERR_SOCKET':
-    case 'UND_ERR_CLOSED':
-    case 'ECONNRESET':
-    case 'EPIPE':
-      return new HttpError(
-        'ERR_HTTP_SOCKET',
-        origin,
-        `The connection to ${origin} closed during the request`,
-        error,
-      );
-    default:
-      return error;
+  const code = codeOf(error);
+  if (code === 'UND_ERR_HEADERS_TIMEOUT') {
+    return new HttpError(
+      'ERR_HTTP_HEADERS_TIMEOUT',
+      origin,
+      `${origin} sent no response headers within headersTimeoutMs`,
+      error,
+    );
   }
+  if (code === 'UND_ERR_BODY_TIMEOUT') {
+    return new HttpError(
+      'ERR_HTTP_BODY_TIMEOUT',
+      origin,
+      `${origin} sent no body bytes within bodyTimeoutMs`,
+      error,
+    );
+  }
+  if (code !== undefined && (code.startsWith('HPE_') || PROTOCOL_CODES.has(code))) {
+    return protocolError(origin, error);
+  }
+  if (isUnprocessed(error)) {
+    return new HttpError(
+      'ERR_HTTP_CONNECTION_RETIRED',
+      origin,
+      `${origin} refused the request unprocessed (its connection was closing or going away)`,
+      error,
+    );
+  }
+  if (code === 'UND_ERR_INFO') {
+    // undici's notes about an HTTP/2 stream or an HTTP/1.1 socket that ended early; a
+    // frame the server sent that could not be parsed is its protocol error.
+    return messageOf(error).includes('frameError')
+      ? protocolError(origin, error)
+      : new HttpError(
+          'ERR_HTTP_SOCKET',
+          origin,
+          `The connection to ${origin} closed during the request (${messageOf(error)})`,
+          error,
+        );
+  }
+  if (code !== undefined && SOCKET_CODES.has(code)) {
+    if (code.startsWith('ERR_HTTP2_') && H2_PROTOCOL.test(messageOf(error))) {
+      return protocolError(origin, error);
+    }
+    return new HttpError(
+      'ERR_HTTP_SOCKET',
+      origin,
+      `The connection to ${origin} closed during the request`,
+      error,
+    );
+  }
+  if (code !== undefined && INVALID_REQUEST_CODES.has(code)) {
+    return new HttpError(
+      'ERR_HTTP_INVALID_REQUEST',
+      origin,
+      `undici refused the request to ${origin} as malformed: ${messageOf(error)}`,
+      error,
+    );
+  }
+  return new HttpError(
+    'ERR_HTTP_REQUEST_FAILED',
+    origin,
+    `The request to ${origin} failed: ${messageOf(error) || String(error)}`,
+    error,
+  );
 }
 
 /** Whether `error` says the connection failed under the request (not the request itself). */
@@ -124,4 +234,13 @@ export function isSocketError(error: unknown): boolean {
 /** The code an error is counted under in `stats().errors`. */
 export function statsCode(error: unknown): string {
   return codeOf(error) ?? (error instanceof Error ? error.name : 'unknown');
+}
+
+/** @internal A request refused unsent because its connection had closed or gone away. */
+export function retiredError(origin: string): HttpError {
+  return new HttpError(
+    'ERR_HTTP_CONNECTION_RETIRED',
+    origin,
+    `The connection to ${origin} is closed; the request was not sent`,
+  );
 }

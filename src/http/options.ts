@@ -163,3 +163,50 @@ export function resolveOriginOptions(
 export function undiciMs(ms: number): number {
   return Number.isFinite(ms) ? ms : 0;
 }
+
+// RFC 9110 §5.6.2: a method is a token.
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/** The per-request options {@link checkRequestOptions} looks at. */
+interface RequestOptionsLike {
+  method?: unknown;
+  headers?: unknown;
+  headersTimeoutMs?: unknown;
+  bodyTimeoutMs?: unknown;
+}
+
+/**
+ * @internal Checks the options of one `request` as the pool's options are checked, before
+ * any connection is taken: a bad one throws here, never inside undici on an open connection.
+ * @throws {TypeError|RangeError} naming the option.
+ */
+export function checkRequestOptions(o: RequestOptionsLike | undefined): void {
+  if (o === undefined) return;
+  if (o.method !== undefined && (typeof o.method !== 'string' || !TOKEN.test(o.method))) {
+    throw new TypeError(
+      `Expected \`method\` to be an HTTP method such as 'GET', got ${describe(o.method)}`,
+    );
+  }
+  const h = o.headers;
+  if (
+    h !== undefined &&
+    (typeof h !== 'object' || h === null || (Array.isArray(h) && h.length % 2 !== 0))
+  ) {
+    throw new TypeError(
+      `Expected \`headers\` to be an object or an array of name/value pairs, got ${describe(h)}`,
+    );
+  }
+  // Same rule as the pool's own: milliseconds >= 0, Infinity to turn the timeout off.
+  if (o.headersTimeoutMs !== undefined) checkMs('headersTimeoutMs', o.headersTimeoutMs, 0);
+  if (o.bodyTimeoutMs !== undefined) checkMs('bodyTimeoutMs', o.bodyTimeoutMs, 0);
+}
+
+/**
+ * @internal Checks a timeout of undici's dispatch options (`headersTimeout`,
+ * `bodyTimeout`: milliseconds >= 0, 0 for none) before any connection is taken.
+ * @throws {TypeError|RangeError} naming the option.
+ */
+export function checkDispatchTimeout(name: string, value: unknown): number | undefined {
+  if (value === undefined || value === null) return undefined;
+  return checkMs(name, value, 0, false);
+}
