@@ -6,6 +6,7 @@ import { checkObject } from '../internal/options.js';
 import { checkSignal } from '../internal/signals.js';
 import { WeirHttpAgent, WeirHttpsAgent } from './agent.js';
 import { type RequestBody, toDispatchBody } from './body.js';
+import { composedView } from './compose.js';
 import { HttpError } from './errors.js';
 import { Exchange } from './exchange.js';
 import { type LegacyHandler, toLegacy } from './handler.js';
@@ -15,6 +16,7 @@ import {
   type HttpPoolOptions,
   type OriginOptions,
   resolveOriginOptions,
+  undiciMs,
 } from './options.js';
 import { type Origin, originOf } from './origin.js';
 import { OriginPool, type OriginStats } from './origin-pool.js';
@@ -125,6 +127,42 @@ export class HttpPool extends Dispatcher {
   }
 
   readonly #aliases = new Map<string, string>();
+  readonly #settings = new Map<string, Pick<OriginPool, 'origin' | 'options'>>();
+
+  /** The settings of `origin` (its pool's, if it has one), without making it a pool. */
+  #settingsOf(origin: Origin): Pick<OriginPool, 'origin' | 'options'> {
+    const p = this.#origins.get(origin.key) ?? this.#settings.get(origin.key);
+    if (p !== undefined) return p;
+    const s = {
+      origin,
+      options: resolveOriginOptions(this.#options, this.#overrides.get(origin.key)),
+    };
+    this.#settings.set(origin.key, s);
+    return s;
+  }
+
+  /**
+   * The pool of `origin` for TLS connections that name `servername` (SNI and the certificate
+   * check) rather than the origin's host: undici's `dns` interceptor sends requests to the
+   * resolved address with the original host name as `servername`. Such connections are
+   * pooled apart, with the settings of the origin that the host name spells.
+   */
+  #poolForServername(url: string | URL, servername: string): OriginPool {
+    const origin = originOf(url);
+    if (origin.protocol !== 'https:' || servername === origin.hostname)
+      return this.#poolFor(origin);
+    const key = `${origin.key} ${servername}`;
+    let p = this.#origins.get(key);
+    if (p === undefined) {
+      const override =
+        this.#overrides.get(`https://${servername}:${origin.port}`) ??
+        this.#overrides.get(origin.key);
+      const o = resolveOriginOptions(this.#options, override);
+      p = new OriginPool(origin, { ...o, tls: { ...o.tls, servername } }, this.#name);
+      this.#origins.set(key, p);
+    }
+    return p;
+  }
 
   /**
    * undici's dispatch: sends the request on a pooled connection of `options.origin`.
@@ -148,7 +186,11 @@ export class HttpPool extends Dispatcher {
     try {
       if (options.origin === undefined)
         throw new TypeError('Expected `origin` in the dispatch options');
-      pool = this.#poolForUrl(options.origin);
+      const servername = (options as { servername?: unknown }).servername;
+      pool =
+        typeof servername === 'string' && servername !== ''
+          ? this.#poolForServername(options.origin, servername)
+          : this.#poolForUrl(options.origin);
       // Checked before a connection is taken. weir keeps these timeouts itself (precisely,
       // on the pool's clock), so undici gets none; the copy is made only when they are set.
       const ht = checkDispatchTimeout('headersTimeout', options.headersTimeout);
@@ -192,11 +234,27 @@ export class HttpPool extends Dispatcher {
       // undici's own request(options[, callback]), inherited from Dispatcher.
       return (super.request as (...args: unknown[]) => unknown)(url, options);
     }
-    return this.#request(url, options as HttpRequestOptions | undefined);
+    return this.#request(url, options as HttpRequestOptions | undefined, undefined);
   }
 
-  #request(url: string | URL, options: HttpRequestOptions | undefined): Promise<HttpResponse> {
-    let pool: OriginPool;
+  /** @internal `request(url)` through the dispatch function of a composed view. */
+  requestThrough(
+    dispatch: Dispatcher['dispatch'],
+    url: string | URL,
+    options: HttpRequestOptions | undefined,
+  ): Promise<HttpResponse> {
+    return this.#request(url, options, dispatch);
+  }
+
+  #request(
+    url: string | URL,
+    options: HttpRequestOptions | undefined,
+    via: Dispatcher['dispatch'] | undefined,
+  ): Promise<HttpResponse> {
+    // Through interceptors the request may go elsewhere (dns, redirect): only the origin's
+    // settings are looked up, without making it a pool.
+    const direct = via === undefined;
+    let pool: Pick<OriginPool, 'origin' | 'options'>;
     let opts: Dispatcher.DispatchOptions;
     try {
       checkObject('options', options);
@@ -210,16 +268,16 @@ export class HttpPool extends Dispatcher {
         const origin = slash < 0 ? url : url.slice(0, slash);
         if (origin.includes('@')) {
           const u = new URL(url);
-          pool = this.#poolFor(originOf(u));
+          pool = direct ? this.#poolFor(originOf(u)) : this.#settingsOf(originOf(u));
           path = u.pathname + u.search;
         } else {
-          pool = this.#poolForUrl(origin);
+          pool = direct ? this.#poolForUrl(origin) : this.#settingsOf(originOf(origin));
           path = slash < 0 ? '/' : url.slice(slash);
           const hash = path.indexOf('#');
           if (hash >= 0) path = path.slice(0, hash);
         }
       } else {
-        pool = this.#poolFor(originOf(url));
+        pool = direct ? this.#poolFor(originOf(url)) : this.#settingsOf(originOf(url));
         path = url.pathname + url.search;
       }
       opts = {
@@ -247,14 +305,49 @@ export class HttpPool extends Dispatcher {
       signal.addEventListener('abort', onAbort, { once: true });
       dispose = () => signal.removeEventListener('abort', onAbort);
     }
-    new Exchange(
-      pool,
-      opts,
-      reader as LegacyHandler,
-      options?.headersTimeoutMs,
-      options?.bodyTimeoutMs,
-    ).start();
+    if (direct) {
+      new Exchange(
+        pool as OriginPool,
+        opts,
+        reader as LegacyHandler,
+        options?.headersTimeoutMs,
+        options?.bodyTimeoutMs,
+      ).start();
+      return reader.promise;
+    }
+    // Through interceptors: the timeouts travel in undici's terms and come back to dispatch.
+    if (options?.headersTimeoutMs !== undefined)
+      opts.headersTimeout = undiciMs(options.headersTimeoutMs);
+    if (options?.bodyTimeoutMs !== undefined) opts.bodyTimeout = undiciMs(options.bodyTimeoutMs);
+    try {
+      via(opts, reader as Dispatcher.DispatchHandler);
+    } catch (error) {
+      reader.onError(error as Error);
+    }
     return reader.promise;
+  }
+
+  /**
+   * The pool seen through undici interceptors, innermost last as in undici: retries on
+   * status codes (`interceptors.retry`), redirects, decompression, DNS caching, response
+   * caching, `dump`, `responseError`, `deduplicate`. The result is this pool for every other
+   * purpose (`stats()`, `close()`, the same connections); its `request(url)`, `download`,
+   * `upload` and `dispatch` go through the interceptors, and it composes further.
+   * Interceptors that look at error codes see weir's (`ERR_HTTP_SOCKET`, …): list those in
+   * the retry interceptor's `errorCodes`.
+   * @example
+   * import { interceptors } from 'undici';
+   * const api = http.compose(
+   *   interceptors.retry({ statusCodes: [502, 503], errorCodes: ['ERR_HTTP_SOCKET'] }),
+   *   interceptors.redirect({ maxRedirections: 3 }),
+   * );
+   * const res = await api.request('https://api.example.com/items');
+   */
+  override compose(interceptors: Dispatcher.DispatcherComposeInterceptor[]): HttpPool;
+  override compose(...interceptors: Dispatcher.DispatcherComposeInterceptor[]): HttpPool;
+  override compose(...args: unknown[]): HttpPool {
+    const composed = (super.compose as (...a: unknown[]) => Dispatcher).apply(this, args);
+    return composedView(this, composed.dispatch as Dispatcher['dispatch']);
   }
 
   /** A snapshot of every origin's pool and the totals. */
