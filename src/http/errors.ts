@@ -1,6 +1,26 @@
 import { WeirError } from '../internal/errors.js';
 
 /**
+ * The codes of {@link HttpError}. Every failure of a `weir/http` request carries one of
+ * these, or a code of the pool it waited on (`ERR_POOL_TIMEOUT`, `ERR_POOL_EXHAUSTED`,
+ * `ERR_CIRCUIT_OPEN`), or is the caller's own abort reason.
+ */
+export type HttpErrorCode =
+  | 'ERR_HTTP_CONNECT'
+  | 'ERR_HTTP_CONNECT_TIMEOUT'
+  | 'ERR_HTTP_TLS'
+  | 'ERR_HTTP_HEADERS_TIMEOUT'
+  | 'ERR_HTTP_BODY_TIMEOUT'
+  | 'ERR_HTTP_SOCKET'
+  | 'ERR_HTTP_CONNECTION_RETIRED'
+  | 'ERR_HTTP_PROTOCOL'
+  | 'ERR_HTTP_INVALID_REQUEST'
+  | 'ERR_HTTP_REQUEST_FAILED'
+  | 'ERR_HTTP_UNREAD_BODY'
+  | 'ERR_HTTP_CLOSED'
+  | 'ERR_HTTP_STATUS';
+
+/**
  * Base class of the errors `weir/http` raises about a request or a connection. `origin`
  * names the server as `scheme://host:port`, never with credentials; `cause` is undici's
  * or the socket's own error.
@@ -12,17 +32,22 @@ import { WeirError } from '../internal/errors.js';
  * | `ERR_HTTP_TLS` | the TLS handshake failed, e.g. an untrusted or mismatched certificate |
  * | `ERR_HTTP_HEADERS_TIMEOUT` | no response headers within `headersTimeoutMs` |
  * | `ERR_HTTP_BODY_TIMEOUT` | no body bytes for `bodyTimeoutMs` |
- * | `ERR_HTTP_SOCKET` | the connection closed or reset during the request |
- * | `ERR_HTTP_CONNECTION_RETIRED` | the connection had closed before the request was written, and the one retry met the same |
+ * | `ERR_HTTP_SOCKET` | the connection (or HTTP/2 stream) closed or reset during the request |
+ * | `ERR_HTTP_CONNECTION_RETIRED` | the server never processed the request (its connection had closed or gone away, or it refused the stream), and the retries met the same |
+ * | `ERR_HTTP_PROTOCOL` | the server broke the protocol: a malformed status line or header, a wrong `content-length`, an HTTP/2 protocol error |
+ * | `ERR_HTTP_INVALID_REQUEST` | undici refused the request as malformed (a header value, a body of the wrong length) |
+ * | `ERR_HTTP_REQUEST_FAILED` | the request failed otherwise (a request body stream that errored, …); see `cause` |
  * | `ERR_HTTP_UNREAD_BODY` | a response body was not read within `unreadBodyTimeoutMs` and was discarded |
  * | `ERR_HTTP_CLOSED` | the pool is closed |
  * | `ERR_HTTP_STATUS` | `download`/`upload` got a status outside 2xx |
  */
 export class HttpError extends WeirError {
+  /** Stable machine-readable code, e.g. `ERR_HTTP_SOCKET`. */
+  declare readonly code: HttpErrorCode;
   /** The server, as `scheme://host:port`. */
   readonly origin: string;
 
-  constructor(code: string, origin: string, message: string, cause?: unknown) {
+  constructor(code: HttpErrorCode, origin: string, message: string, cause?: unknown) {
     super(code, message, cause === undefined ? undefined : { cause });
     this.origin = origin;
   }
@@ -84,6 +109,16 @@ const PROTOCOL_CODES = new Set([
   'ERR_HTTP2_ERROR',
   'ERR_HTTP2_INVALID_PSEUDOHEADER',
   'ERR_HTTP2_INVALID_HEADER_VALUE',
+]);
+
+/** Opening the connection failed (normally reported by the pool, as a create failure). */
+const CONNECT_CODES = new Set([
+  'UND_ERR_CONNECT_TIMEOUT',
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
 ]);
 
 /** The connection or stream went away under the request. */
@@ -167,7 +202,12 @@ export function requestError(origin: string, error: unknown): WeirError {
       error,
     );
   }
-  if (code !== undefined && (code.startsWith('HPE_') || PROTOCOL_CODES.has(code))) {
+  if (code !== undefined && CONNECT_CODES.has(code)) return connectError(origin, error);
+  // undici's HTTPParserError often has no code at all (a malformed status line has none).
+  if (
+    (code !== undefined && (code.startsWith('HPE_') || PROTOCOL_CODES.has(code))) ||
+    (error as { name?: unknown } | null)?.name === 'HTTPParserError'
+  ) {
     return protocolError(origin, error);
   }
   if (isUnprocessed(error)) {
