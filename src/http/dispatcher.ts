@@ -211,10 +211,15 @@ export class HttpPool extends Dispatcher {
   /**
    * Sends a request and resolves at the response headers; the body streams after. An
    * idempotent request with a replayable body is retried once on a fresh connection when a
-   * reused keep-alive socket was closed under it. Without a URL string, this is undici's
-   * `Dispatcher.request`.
+   * reused keep-alive socket was closed under it; a request the server never processed (an
+   * HTTP/2 GOAWAY or REFUSED_STREAM) is retried whatever its method. Without a URL string,
+   * this is undici's `Dispatcher.request`.
+   * @throws {TypeError|RangeError} for a bad option (`method`, `headers`, `body`, the
+   *   timeouts), before any connection is taken.
    * @throws {HttpError} `ERR_HTTP_CONNECT`, `ERR_HTTP_CONNECT_TIMEOUT`, `ERR_HTTP_TLS`,
-   *   `ERR_HTTP_HEADERS_TIMEOUT`, `ERR_HTTP_SOCKET`, `ERR_HTTP_CLOSED`.
+   *   `ERR_HTTP_HEADERS_TIMEOUT`, `ERR_HTTP_SOCKET`, `ERR_HTTP_CONNECTION_RETIRED`,
+   *   `ERR_HTTP_PROTOCOL`, `ERR_HTTP_INVALID_REQUEST`, `ERR_HTTP_REQUEST_FAILED`,
+   *   `ERR_HTTP_CLOSED` (see `HttpErrorCode`); `cause` is undici's error.
    * @throws {WeirError} `ERR_POOL_TIMEOUT`, `ERR_POOL_EXHAUSTED`, `ERR_CIRCUIT_OPEN` from the origin's pool.
    * @throws the signal's reason when `signal` aborts.
    * @example

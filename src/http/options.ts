@@ -47,9 +47,18 @@ export interface OriginOptions {
   maxLifetimeMs?: number;
   /** Opening a connection (TCP and TLS) longer than this fails with `ERR_HTTP_CONNECT_TIMEOUT`. @default 10_000 ms */
   connectTimeoutMs?: number;
-  /** No response headers within this long fails with `ERR_HTTP_HEADERS_TIMEOUT`. @default 300_000 ms */
+  /**
+   * No response headers this long after the request was written fails it with
+   * `ERR_HTTP_HEADERS_TIMEOUT` (while a request body is being written, each chunk restarts
+   * it). Timed on the pool's `clock`, to the millisecond; `Infinity` turns it off.
+   * @default 300_000 ms
+   */
   headersTimeoutMs?: number;
-  /** No body bytes for this long fails with `ERR_HTTP_BODY_TIMEOUT`. @default 300_000 ms */
+  /**
+   * No body bytes for this long fails the request with `ERR_HTTP_BODY_TIMEOUT`; time the
+   * reader holds the body paused does not count. `Infinity` turns it off.
+   * @default 300_000 ms
+   */
   bodyTimeoutMs?: number;
   /** How long a request waits for a free connection before `ERR_POOL_TIMEOUT`. @default 30_000 ms */
   acquireTimeoutMs?: number;

@@ -219,6 +219,33 @@ describe('undici interceptors through pool.compose', () => {
 });
 
 describe('the composed pool', () => {
+  test("the README's composition: retry on status, redirect, decompress, DNS", async () => {
+    const s = await serve();
+    const http = pool();
+    const api = http.compose(
+      interceptors.retry({
+        statusCodes: [429, 502, 503],
+        errorCodes: ['ERR_HTTP_SOCKET'],
+        minTimeout: 0,
+      }),
+      interceptors.redirect({ maxRedirections: 3 }),
+      interceptors.decompress(),
+      interceptors.dns({ maxTTL: 60_000, dualStack: false, affinity: 4 }),
+    );
+    const base = `http://localhost:${s.port}`;
+    assert.equal(await (await api.request(`${base}/flaky`)).body.text(), 'ok after 3');
+    assert.equal(await (await api.request(`${base}/redirect`)).body.text(), 'final');
+    assert.equal(await (await api.request(`${base}/gzip`)).body.text(), 'unzipped text');
+    assert.equal(
+      await (await fetch(`${base}/host`, { dispatcher: api })).text(),
+      `host localhost:${s.port}`,
+    );
+    assert.deepEqual(
+      http.stats().origins.map((o) => o.origin),
+      [`http://127.0.0.1:${s.port}`],
+    );
+  });
+
   test('is the same pool: stats, further composition, close', async () => {
     const s = await serve();
     const http = createHttpPool({ connections: 1 });
