@@ -267,6 +267,9 @@ export function isSocketError(error: unknown): boolean {
     code === 'EPIPE' ||
     code === 'ERR_HTTP_SOCKET' ||
     code === 'ERR_HTTP2_GOAWAY_SESSION' ||
+    code === 'ERR_HTTP2_INVALID_SESSION' ||
+    // A GOAWAY with an error code: Node destroys the session with this.
+    code === 'ERR_HTTP2_SESSION_ERROR' ||
     code === 'ERR_HTTP2_STREAM_ERROR'
   );
 }

@@ -183,6 +183,20 @@ for (const tls of [false, true]) {
   });
 }
 
+describe('a GOAWAY with an error code', () => {
+  test('destroys the session; its requests that had no response yet are retried on a fresh one', {
+    timeout: 10_000,
+  }, async () => {
+    const { s, http } = await setup(false);
+    const pending = Array.from({ length: 3 }, (_, i) => http.request(`${s.url}/${i}`));
+    await s.until(() => s.arrived.length === 3);
+    s.sessions[0]!.goaway(http2.constants.NGHTTP2_INTERNAL_ERROR, s.arrived.at(-1)!.stream.id!);
+    const bodies = await Promise.all(pending.map(async (p) => (await p).body.text()));
+    assert.deepEqual(bodies, ['s1 /0', 's1 /1', 's1 /2']);
+    assert.equal(http.stats().retries, 3);
+  });
+});
+
 describe('REFUSED_STREAM', () => {
   test('a stream the server refused is retried whatever its method', {
     timeout: 10_000,
