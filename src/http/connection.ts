@@ -3,7 +3,8 @@ import { buildConnector, Client } from 'undici';
 import type { TimerHandle } from '../internal/clock.js';
 import { abortReason } from '../internal/signals.js';
 import { connectError, HttpError } from './errors.js';
-import { type ResolvedOriginOptions, undiciMs } from './options.js';
+import { goawayError, makeGoawayGraceful, type SessionLike } from './goaway.js';
+import type { ResolvedOriginOptions } from './options.js';
 import type { Origin } from './origin.js';
 
 let nextId = 0;
@@ -190,8 +191,10 @@ function wrap(
     // A server's Keep-Alive hint may lower the idle timeout, never raise it.
     keepAliveMaxTimeout: o.idleTimeoutMs,
     keepAliveTimeoutThreshold: KEEP_ALIVE_MARGIN_MS,
-    headersTimeout: undiciMs(o.headersTimeoutMs),
-    bodyTimeout: undiciMs(o.bodyTimeoutMs),
+    // weir keeps the headers and body timeouts itself, precisely and on the pool's clock
+    // (deadline.ts); undici's would fire up to a second late.
+    headersTimeout: 0,
+    bodyTimeout: 0,
   });
   conn = new Connection(client, socket, h2);
   const c = conn;
@@ -236,13 +239,9 @@ function watchSession(conn: Connection, hooks: ConnectionHooks): void {
     }
   };
   session.on('remoteSettings', apply);
-  session.on('goaway', () => {
-    // Takes no new streams from now on; undici fails what it had and weir retries those.
-    conn.closed ??= new Error('GOAWAY');
+  makeGoawayGraceful(session, (code, lastStreamId) => {
+    // Takes no new streams from now on; those the server accepted finish on it.
+    conn.closed ??= goawayError(code, lastStreamId);
     hooks.onClose(conn, conn.closed);
   });
-}
-
-interface SessionLike {
-  on(event: string, listener: (...args: never[]) => void): unknown;
 }

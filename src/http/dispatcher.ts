@@ -6,10 +6,18 @@ import { checkKeys, checkObject, optionKeys } from '../internal/options.js';
 import { checkSignal, onAbort } from '../internal/signals.js';
 import { WeirHttpAgent, WeirHttpsAgent } from './agent.js';
 import { type RequestBody, toDispatchBody } from './body.js';
+import { composedView } from './compose.js';
 import { HttpError } from './errors.js';
 import { Exchange } from './exchange.js';
 import { type LegacyHandler, toLegacy } from './handler.js';
-import { type HttpPoolOptions, type OriginOptions, resolveOriginOptions } from './options.js';
+import {
+  checkDispatchTimeout,
+  checkRequestOptions,
+  type HttpPoolOptions,
+  type OriginOptions,
+  resolveOriginOptions,
+  undiciMs,
+} from './options.js';
 import { type Origin, originOf } from './origin.js';
 import { OriginPool, type OriginStats } from './origin-pool.js';
 import {
@@ -31,9 +39,16 @@ export interface HttpRequestOptions {
   body?: RequestBody | null;
   /** Aborts the request in any phase (waiting for a connection, sending, receiving). */
   signal?: AbortSignal;
-  /** Overrides the origin's `headersTimeoutMs` for this request. */
+  /**
+   * Overrides the origin's `headersTimeoutMs` for this request: no response headers this
+   * long after the request was written fails it with `ERR_HTTP_HEADERS_TIMEOUT`.
+   * `Infinity` turns it off. Checked like the pool's options, before a connection is taken.
+   */
   headersTimeoutMs?: number;
-  /** Overrides the origin's `bodyTimeoutMs` for this request. */
+  /**
+   * Overrides the origin's `bodyTimeoutMs` for this request: no body bytes for this long
+   * fails it with `ERR_HTTP_BODY_TIMEOUT`. `Infinity` turns it off.
+   */
   bodyTimeoutMs?: number;
 }
 
@@ -121,6 +136,42 @@ export class HttpPool extends Dispatcher {
   }
 
   readonly #aliases = new Map<string, string>();
+  readonly #settings = new Map<string, Pick<OriginPool, 'origin' | 'options'>>();
+
+  /** The settings of `origin` (its pool's, if it has one), without making it a pool. */
+  #settingsOf(origin: Origin): Pick<OriginPool, 'origin' | 'options'> {
+    const p = this.#origins.get(origin.key) ?? this.#settings.get(origin.key);
+    if (p !== undefined) return p;
+    const s = {
+      origin,
+      options: resolveOriginOptions(this.#options, this.#overrides.get(origin.key)),
+    };
+    this.#settings.set(origin.key, s);
+    return s;
+  }
+
+  /**
+   * The pool of `origin` for TLS connections that name `servername` (SNI and the certificate
+   * check) rather than the origin's host: undici's `dns` interceptor sends requests to the
+   * resolved address with the original host name as `servername`. Such connections are
+   * pooled apart, with the settings of the origin that the host name spells.
+   */
+  #poolForServername(url: string | URL, servername: string): OriginPool {
+    const origin = originOf(url);
+    if (origin.protocol !== 'https:' || servername === origin.hostname)
+      return this.#poolFor(origin);
+    const key = `${origin.key} ${servername}`;
+    let p = this.#origins.get(key);
+    if (p === undefined) {
+      const override =
+        this.#overrides.get(`https://${servername}:${origin.port}`) ??
+        this.#overrides.get(origin.key);
+      const o = resolveOriginOptions(this.#options, override);
+      p = new OriginPool(origin, { ...o, tls: { ...o.tls, servername } }, this.#name);
+      this.#origins.set(key, p);
+    }
+    return p;
+  }
 
   /**
    * undici's dispatch: sends the request on a pooled connection of `options.origin`.
@@ -138,25 +189,46 @@ export class HttpPool extends Dispatcher {
       return true;
     }
     let pool: OriginPool;
+    let opts = options;
+    let headersMs: number | undefined;
+    let bodyMs: number | undefined;
     try {
       if (options.origin === undefined)
         throw new TypeError('Expected `origin` in the dispatch options');
-      pool = this.#poolForUrl(options.origin);
+      const servername = (options as { servername?: unknown }).servername;
+      pool =
+        typeof servername === 'string' && servername !== ''
+          ? this.#poolForServername(options.origin, servername)
+          : this.#poolForUrl(options.origin);
+      // Checked before a connection is taken. weir keeps these timeouts itself (precisely,
+      // on the pool's clock), so undici gets none; the copy is made only when they are set.
+      const ht = checkDispatchTimeout('headersTimeout', options.headersTimeout);
+      const bt = checkDispatchTimeout('bodyTimeout', options.bodyTimeout);
+      if (ht !== undefined || bt !== undefined) {
+        headersMs = ht;
+        bodyMs = bt;
+        opts = { ...options, headersTimeout: null, bodyTimeout: null };
+      }
     } catch (error) {
       h.onError?.(error as Error);
       return true;
     }
-    new Exchange(pool, options, h).start();
+    new Exchange(pool, opts, h, headersMs, bodyMs).start();
     return true;
   }
 
   /**
    * Sends a request and resolves at the response headers; the body streams after. An
    * idempotent request with a replayable body is retried once on a fresh connection when a
-   * reused keep-alive socket was closed under it. Without a URL string, this is undici's
-   * `Dispatcher.request`.
+   * reused keep-alive socket was closed under it; a request the server never processed (an
+   * HTTP/2 GOAWAY or REFUSED_STREAM) is retried whatever its method. Without a URL string,
+   * this is undici's `Dispatcher.request`.
+   * @throws {TypeError|RangeError} for a bad option (`method`, `headers`, `body`, the
+   *   timeouts), before any connection is taken.
    * @throws {HttpError} `ERR_HTTP_CONNECT`, `ERR_HTTP_CONNECT_TIMEOUT`, `ERR_HTTP_TLS`,
-   *   `ERR_HTTP_HEADERS_TIMEOUT`, `ERR_HTTP_SOCKET`, `ERR_HTTP_CLOSED`.
+   *   `ERR_HTTP_HEADERS_TIMEOUT`, `ERR_HTTP_SOCKET`, `ERR_HTTP_CONNECTION_RETIRED`,
+   *   `ERR_HTTP_PROTOCOL`, `ERR_HTTP_INVALID_REQUEST`, `ERR_HTTP_REQUEST_FAILED`,
+   *   `ERR_HTTP_CLOSED` (see `HttpErrorCode`); `cause` is undici's error.
    * @throws {WeirError} `ERR_POOL_TIMEOUT`, `ERR_POOL_EXHAUSTED`, `ERR_CIRCUIT_OPEN` from the origin's pool.
    * @throws the signal's reason when `signal` aborts.
    * @example
@@ -176,15 +248,32 @@ export class HttpPool extends Dispatcher {
       // undici's own request(options[, callback]), inherited from Dispatcher.
       return (super.request as (...args: unknown[]) => unknown)(url, options);
     }
-    return this.#request(url, options as HttpRequestOptions | undefined);
+    return this.#request(url, options as HttpRequestOptions | undefined, undefined);
   }
 
-  #request(url: string | URL, options: HttpRequestOptions | undefined): Promise<HttpResponse> {
-    let pool: OriginPool;
+  /** @internal `request(url)` through the dispatch function of a composed view. */
+  requestThrough(
+    dispatch: Dispatcher['dispatch'],
+    url: string | URL,
+    options: HttpRequestOptions | undefined,
+  ): Promise<HttpResponse> {
+    return this.#request(url, options, dispatch);
+  }
+
+  #request(
+    url: string | URL,
+    options: HttpRequestOptions | undefined,
+    via: Dispatcher['dispatch'] | undefined,
+  ): Promise<HttpResponse> {
+    // Through interceptors the request may go elsewhere (dns, redirect): only the origin's
+    // settings are looked up, without making it a pool.
+    const direct = via === undefined;
+    let pool: Pick<OriginPool, 'origin' | 'options'>;
     let opts: Dispatcher.DispatchOptions;
     try {
       checkObject('options', options);
       checkKeys('HttpPool.request', options, REQUEST_KEYS);
+      checkRequestOptions(options);
       if (checkSignal(options?.signal)?.aborted) return Promise.reject(options!.signal!.reason);
       if (this.#closed) throw new HttpError('ERR_HTTP_CLOSED', '', 'The HTTP pool is closed');
       let path: string;
@@ -194,16 +283,16 @@ export class HttpPool extends Dispatcher {
         const origin = slash < 0 ? url : url.slice(0, slash);
         if (origin.includes('@')) {
           const u = new URL(url);
-          pool = this.#poolFor(originOf(u));
+          pool = direct ? this.#poolFor(originOf(u)) : this.#settingsOf(originOf(u));
           path = u.pathname + u.search;
         } else {
-          pool = this.#poolForUrl(origin);
+          pool = direct ? this.#poolForUrl(origin) : this.#settingsOf(originOf(origin));
           path = slash < 0 ? '/' : url.slice(slash);
           const hash = path.indexOf('#');
           if (hash >= 0) path = path.slice(0, hash);
         }
       } else {
-        pool = this.#poolFor(originOf(url));
+        pool = direct ? this.#poolFor(originOf(url)) : this.#settingsOf(originOf(url));
         path = url.pathname + url.search;
       }
       opts = {
@@ -215,8 +304,6 @@ export class HttpPool extends Dispatcher {
         opts.headers = options.headers as NonNullable<Dispatcher.DispatchOptions['headers']>;
       const body = toDispatchBody(options?.body);
       if (body !== undefined) opts.body = body as NonNullable<Dispatcher.DispatchOptions['body']>;
-      if (options?.headersTimeoutMs !== undefined) opts.headersTimeout = options.headersTimeoutMs;
-      if (options?.bodyTimeoutMs !== undefined) opts.bodyTimeout = options.bodyTimeoutMs;
     } catch (error) {
       return Promise.reject(error);
     }
@@ -229,8 +316,49 @@ export class HttpPool extends Dispatcher {
       signal === undefined ? undefined : () => dispose?.(),
     );
     if (signal !== undefined) dispose = onAbort(signal, (reason) => reader.abort(reason));
-    new Exchange(pool, opts, reader as LegacyHandler).start();
+    if (direct) {
+      new Exchange(
+        pool as OriginPool,
+        opts,
+        reader as LegacyHandler,
+        options?.headersTimeoutMs,
+        options?.bodyTimeoutMs,
+      ).start();
+      return reader.promise;
+    }
+    // Through interceptors: the timeouts travel in undici's terms and come back to dispatch.
+    if (options?.headersTimeoutMs !== undefined)
+      opts.headersTimeout = undiciMs(options.headersTimeoutMs);
+    if (options?.bodyTimeoutMs !== undefined) opts.bodyTimeout = undiciMs(options.bodyTimeoutMs);
+    try {
+      via(opts, reader as Dispatcher.DispatchHandler);
+    } catch (error) {
+      reader.onError(error as Error);
+    }
     return reader.promise;
+  }
+
+  /**
+   * The pool seen through undici interceptors, innermost last as in undici: retries on
+   * status codes (`interceptors.retry`), redirects, decompression, DNS caching, response
+   * caching, `dump`, `responseError`, `deduplicate`. The result is this pool for every other
+   * purpose (`stats()`, `close()`, the same connections); its `request(url)`, `download`,
+   * `upload` and `dispatch` go through the interceptors, and it composes further.
+   * Interceptors that look at error codes see weir's (`ERR_HTTP_SOCKET`, …): list those in
+   * the retry interceptor's `errorCodes`.
+   * @example
+   * import { interceptors } from 'undici';
+   * const api = http.compose(
+   *   interceptors.retry({ statusCodes: [502, 503], errorCodes: ['ERR_HTTP_SOCKET'] }),
+   *   interceptors.redirect({ maxRedirections: 3 }),
+   * );
+   * const res = await api.request('https://api.example.com/items');
+   */
+  override compose(interceptors: Dispatcher.DispatcherComposeInterceptor[]): HttpPool;
+  override compose(...interceptors: Dispatcher.DispatcherComposeInterceptor[]): HttpPool;
+  override compose(...args: unknown[]): HttpPool {
+    const composed = (super.compose as (...a: unknown[]) => Dispatcher).apply(this, args);
+    return composedView(this, composed.dispatch as Dispatcher['dispatch']);
   }
 
   /** A snapshot of every origin's pool and the totals. */

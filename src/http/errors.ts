@@ -1,6 +1,13 @@
 import { WeirError, type WeirErrorCode } from '../internal/errors.js';
 
 /**
+ * The codes of {@link HttpError}. Every failure of a `weir/http` request carries one of
+ * these, or a code of the pool it waited on (`ERR_POOL_TIMEOUT`, `ERR_POOL_EXHAUSTED`,
+ * `ERR_CIRCUIT_OPEN`), or is the caller's own abort reason.
+ */
+export type HttpErrorCode = Extract<WeirErrorCode, `ERR_HTTP_${string}`>;
+
+/**
  * Base class of the errors `weir/http` raises about a request or a connection. `origin`
  * names the server as `scheme://host:port`, never with credentials; `cause` is undici's
  * or the socket's own error.
@@ -12,22 +19,22 @@ import { WeirError, type WeirErrorCode } from '../internal/errors.js';
  * | `ERR_HTTP_TLS` | the TLS handshake failed, e.g. an untrusted or mismatched certificate |
  * | `ERR_HTTP_HEADERS_TIMEOUT` | no response headers within `headersTimeoutMs` |
  * | `ERR_HTTP_BODY_TIMEOUT` | no body bytes for `bodyTimeoutMs` |
- * | `ERR_HTTP_SOCKET` | the connection closed or reset during the request |
- * | `ERR_HTTP_CONNECTION_RETIRED` | the connection had closed before the request was written, and the one retry met the same |
+ * | `ERR_HTTP_SOCKET` | the connection (or HTTP/2 stream) closed or reset during the request |
+ * | `ERR_HTTP_CONNECTION_RETIRED` | the server never processed the request (its connection had closed or gone away, or it refused the stream), and the retries met the same |
+ * | `ERR_HTTP_PROTOCOL` | the server broke the protocol: a malformed status line or header, a wrong `content-length`, an HTTP/2 protocol error |
+ * | `ERR_HTTP_INVALID_REQUEST` | undici refused the request as malformed (a header value, a body of the wrong length) |
+ * | `ERR_HTTP_REQUEST_FAILED` | the request failed otherwise (a request body stream that errored, …); see `cause` |
  * | `ERR_HTTP_UNREAD_BODY` | a response body was not read within `unreadBodyTimeoutMs` and was discarded |
  * | `ERR_HTTP_CLOSED` | the pool is closed |
  * | `ERR_HTTP_STATUS` | `download`/`upload` got a status outside 2xx |
  */
 export class HttpError extends WeirError {
+  /** Stable machine-readable code, e.g. `ERR_HTTP_SOCKET`. */
+  declare readonly code: HttpErrorCode;
   /** The server, as `scheme://host:port`. */
   readonly origin: string;
 
-  constructor(
-    code: Extract<WeirErrorCode, `ERR_HTTP_${string}`>,
-    origin: string,
-    message: string,
-    cause?: unknown,
-  ) {
+  constructor(code: HttpErrorCode, origin: string, message: string, cause?: unknown) {
     super(code, message, cause === undefined ? undefined : { cause });
     this.origin = origin;
   }
@@ -44,7 +51,8 @@ const TLS_CODES = new Set([
   'ERR_SSL_WRONG_VERSION_NUMBER',
 ]);
 
-function codeOf(error: unknown): string | undefined {
+/** @internal The `code` of an error, if it has a string one. */
+export function codeOf(error: unknown): string | undefined {
   const code = (error as { code?: unknown } | null)?.code;
   return typeof code === 'string' ? code : undefined;
 }
@@ -77,39 +85,163 @@ export function connectError(origin: string, error: unknown): HttpError {
 }
 
 /**
- * Maps an error undici reported for a request onto an {@link HttpError}; errors that
- * are already weir's (or an abort reason) pass through unchanged.
+ * undici's (and Node's) codes for a server that broke the protocol: a malformed status
+ * line or header (llhttp's `HPE_*`), headers too large, a body longer or shorter than its
+ * `content-length`, an HTTP/2 protocol violation.
  */
-export function requestError(origin: string, error: unknown): unknown {
+const PROTOCOL_CODES = new Set([
+  'UND_ERR_HEADERS_OVERFLOW',
+  'UND_ERR_RES_CONTENT_LENGTH_MISMATCH',
+  'UND_ERR_RES_EXCEEDED_MAX_SIZE',
+  'ERR_HTTP2_ERROR',
+  'ERR_HTTP2_INVALID_PSEUDOHEADER',
+  'ERR_HTTP2_INVALID_HEADER_VALUE',
+]);
+
+/** Opening the connection failed (normally reported by the pool, as a create failure). */
+const CONNECT_CODES = new Set([
+  'UND_ERR_CONNECT_TIMEOUT',
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+]);
+
+/** The connection or stream went away under the request. */
+const SOCKET_CODES = new Set([
+  'UND_ERR_SOCKET',
+  'UND_ERR_CLOSED',
+  'UND_ERR_DESTROYED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'ERR_STREAM_PREMATURE_CLOSE',
+  'ERR_HTTP2_GOAWAY_SESSION',
+  'ERR_HTTP2_INVALID_SESSION',
+  'ERR_HTTP2_SESSION_ERROR',
+  'ERR_HTTP2_STREAM_ERROR',
+  'ERR_HTTP2_STREAM_CANCEL',
+]);
+
+/** The request itself was malformed; undici refused it before sending. */
+const INVALID_REQUEST_CODES = new Set([
+  'UND_ERR_INVALID_ARG',
+  'UND_ERR_NOT_SUPPORTED',
+  'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH',
+]);
+
+// HTTP/2 error codes (RFC 9113 §7) that say the peer broke the protocol, as Node names them.
+const H2_PROTOCOL =
+  /\b(NGHTTP2_)?(PROTOCOL_ERROR|FRAME_SIZE_ERROR|COMPRESSION_ERROR|FLOW_CONTROL_ERROR)\b|error code (1|3|6|9)\b/;
+
+function messageOf(error: unknown): string {
+  const m = (error as { message?: unknown } | null)?.message;
+  return typeof m === 'string' ? m : '';
+}
+
+/**
+ * Whether `error` proves that the server never processed the request, so that it may be
+ * sent again whatever its method: refused unsent by a closed connection, an HTTP/2 stream
+ * reset with REFUSED_STREAM (RFC 9113 §8.7; also how Node closes the streams above a
+ * GOAWAY's last stream id), or a stream whose HEADERS frame could not be sent.
+ */
+export function isUnprocessed(error: unknown): boolean {
+  const code = codeOf(error);
+  if (code === 'ERR_HTTP_CONNECTION_RETIRED') return true;
+  if (code === 'ERR_HTTP2_STREAM_ERROR') return messageOf(error).includes('REFUSED_STREAM');
+  // undici's InformationalError for a stream's `frameError`; HEADERS is frame type 1.
+  if (code === 'UND_ERR_INFO') return messageOf(error).includes('"frameError" received - type 1,');
+  return false;
+}
+
+function protocolError(origin: string, error: unknown): HttpError {
+  return new HttpError(
+    'ERR_HTTP_PROTOCOL',
+    origin,
+    `${origin} broke the HTTP protocol: ${messageOf(error) || String(error)}`,
+    error,
+  );
+}
+
+/**
+ * Maps an error undici (or Node's socket) reported for a request onto an
+ * {@link HttpError} with `error` as its `cause`; weir's own errors pass through unchanged.
+ * Every other failure gets a code too: `ERR_HTTP_REQUEST_FAILED` when nothing more is known.
+ */
+export function requestError(origin: string, error: unknown): WeirError {
   if (error instanceof WeirError) return error;
-  switch (codeOf(error)) {
-    case 'UND_ERR_HEADERS_TIMEOUT':
-      return new HttpError(
-        'ERR_HTTP_HEADERS_TIMEOUT',
-        origin,
-        `${origin} sent no response headers within headersTimeoutMs`,
-        error,
-      );
-    case 'UND_ERR_BODY_TIMEOUT':
-      return new HttpError(
-        'ERR_HTTP_BODY_TIMEOUT',
-        origin,
-        `${origin} sent no body bytes within bodyTimeoutMs`,
-        error,
-      );
-    case 'UND_ERR_SOCKET':
-    case 'UND_ERR_CLOSED':
-    case 'ECONNRESET':
-    case 'EPIPE':
-      return new HttpError(
-        'ERR_HTTP_SOCKET',
-        origin,
-        `The connection to ${origin} closed during the request`,
-        error,
-      );
-    default:
-      return error;
+  const code = codeOf(error);
+  if (code === 'UND_ERR_HEADERS_TIMEOUT') {
+    return new HttpError(
+      'ERR_HTTP_HEADERS_TIMEOUT',
+      origin,
+      `${origin} sent no response headers within headersTimeoutMs`,
+      error,
+    );
   }
+  if (code === 'UND_ERR_BODY_TIMEOUT') {
+    return new HttpError(
+      'ERR_HTTP_BODY_TIMEOUT',
+      origin,
+      `${origin} sent no body bytes within bodyTimeoutMs`,
+      error,
+    );
+  }
+  if (code !== undefined && CONNECT_CODES.has(code)) return connectError(origin, error);
+  // undici's HTTPParserError often has no code at all (a malformed status line has none).
+  if (
+    (code !== undefined && (code.startsWith('HPE_') || PROTOCOL_CODES.has(code))) ||
+    (error as { name?: unknown } | null)?.name === 'HTTPParserError'
+  ) {
+    return protocolError(origin, error);
+  }
+  if (isUnprocessed(error)) {
+    return new HttpError(
+      'ERR_HTTP_CONNECTION_RETIRED',
+      origin,
+      `${origin} refused the request unprocessed (its connection was closing or going away)`,
+      error,
+    );
+  }
+  if (code === 'UND_ERR_INFO') {
+    // undici's notes about an HTTP/2 stream or an HTTP/1.1 socket that ended early; a
+    // frame the server sent that could not be parsed is its protocol error.
+    return messageOf(error).includes('frameError')
+      ? protocolError(origin, error)
+      : new HttpError(
+          'ERR_HTTP_SOCKET',
+          origin,
+          `The connection to ${origin} closed during the request (${messageOf(error)})`,
+          error,
+        );
+  }
+  if (code !== undefined && SOCKET_CODES.has(code)) {
+    if (code.startsWith('ERR_HTTP2_') && H2_PROTOCOL.test(messageOf(error))) {
+      return protocolError(origin, error);
+    }
+    return new HttpError(
+      'ERR_HTTP_SOCKET',
+      origin,
+      `The connection to ${origin} closed during the request`,
+      error,
+    );
+  }
+  if (code !== undefined && INVALID_REQUEST_CODES.has(code)) {
+    return new HttpError(
+      'ERR_HTTP_INVALID_REQUEST',
+      origin,
+      `undici refused the request to ${origin} as malformed: ${messageOf(error)}`,
+      error,
+    );
+  }
+  return new HttpError(
+    'ERR_HTTP_REQUEST_FAILED',
+    origin,
+    `The request to ${origin} failed: ${messageOf(error) || String(error)}`,
+    error,
+  );
 }
 
 /** Whether `error` says the connection failed under the request (not the request itself). */
@@ -122,6 +254,9 @@ export function isSocketError(error: unknown): boolean {
     code === 'EPIPE' ||
     code === 'ERR_HTTP_SOCKET' ||
     code === 'ERR_HTTP2_GOAWAY_SESSION' ||
+    code === 'ERR_HTTP2_INVALID_SESSION' ||
+    // A GOAWAY with an error code: Node destroys the session with this.
+    code === 'ERR_HTTP2_SESSION_ERROR' ||
     code === 'ERR_HTTP2_STREAM_ERROR'
   );
 }
@@ -129,4 +264,13 @@ export function isSocketError(error: unknown): boolean {
 /** The code an error is counted under in `stats().errors`. */
 export function statsCode(error: unknown): string {
   return codeOf(error) ?? (error instanceof Error ? error.name : 'unknown');
+}
+
+/** @internal A request refused unsent because its connection had closed or gone away. */
+export function retiredError(origin: string): HttpError {
+  return new HttpError(
+    'ERR_HTTP_CONNECTION_RETIRED',
+    origin,
+    `The connection to ${origin} is closed; the request was not sent`,
+  );
 }

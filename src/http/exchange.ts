@@ -2,7 +2,15 @@ import type { Dispatcher } from 'undici';
 import { isWeirError } from '../internal/errors.js';
 import type { Lease } from '../pool/index.js';
 import { type Connection, keepAliveHintMs } from './connection.js';
-import { HttpError, isSocketError, requestError } from './errors.js';
+import { Deadline, timeoutMs } from './deadline.js';
+import {
+  codeOf,
+  HttpError,
+  isSocketError,
+  isUnprocessed,
+  requestError,
+  retiredError,
+} from './errors.js';
 import type { LegacyHandler } from './handler.js';
 import type { OriginPool } from './origin-pool.js';
 
@@ -34,6 +42,14 @@ export function acquireError(origin: string, error: unknown): unknown {
   return error;
 }
 
+/**
+ * Retries of a request that the server provably never processed (refused unsent, HTTP/2
+ * REFUSED_STREAM, above a GOAWAY's last stream id): each goes to another connection, and
+ * under a server that keeps sending GOAWAY the next one may go away too. Bounded, so that
+ * a server refusing everything fails the request instead of looping.
+ */
+const MAX_UNPROCESSED_RETRIES = 4;
+
 const IDLE = 0;
 const ACQUIRING = 1;
 const SENT = 2;
@@ -43,32 +59,55 @@ const DONE = 3;
  * One request's way through an origin's pool: wait for a connection, send on it, give the
  * connection back when the response ends (or retire it when it broke), and retry once on
  * another connection when a reused keep-alive socket turned out to be closed before any
- * response byte arrived (nodejs/node#47130) or an HTTP/2 session went away.
+ * response byte arrived (nodejs/node#47130) or an HTTP/2 session went away; a request the
+ * server provably never processed (see {@link isUnprocessed}) is retried up to
+ * {@link MAX_UNPROCESSED_RETRIES} times, whatever its method.
  *
  * It is the handler undici's Client drives, and drives the caller's handler in turn: the
  * caller sees one `onConnect` (its abort works in every phase) and one outcome, whatever
- * happened underneath.
+ * happened underneath. It also keeps the request's headers and body timeouts
+ * ({@link Deadline}). A callback of the caller's handler that throws ends the request
+ * with that error, as undici does.
  * @internal
  */
 export class Exchange implements LegacyHandler {
   readonly #origin: OriginPool;
   readonly #opts: Dispatcher.DispatchOptions;
   readonly #outer: LegacyHandler;
+  readonly #headersMs: number | undefined;
+  readonly #bodyMs: number | undefined;
   #state = IDLE;
   #lease: Lease<Connection> | null = null;
   #conn: Connection | null = null;
   #reused = false;
   #started = false;
   #retried = false;
+  #socketRetried = false;
+  #unprocessedRetries = 0;
+  #deadline: Deadline | null = null;
+  /** What the caller's own handler threw: reported back to it as is. */
+  #thrown: unknown = undefined;
   #acquireAbort: AbortController | null = null;
   #underlyingAbort: ((reason?: unknown) => void) | null = null;
   #abortReason: unknown = undefined;
   #aborted = false;
 
-  constructor(origin: OriginPool, opts: Dispatcher.DispatchOptions, outer: LegacyHandler) {
+  /**
+   * `headersMs` and `bodyMs` are the request's own timeouts (weir's: Infinity is off),
+   * undefined for the origin's. undici's own timeouts are off: `opts` must not set them.
+   */
+  constructor(
+    origin: OriginPool,
+    opts: Dispatcher.DispatchOptions,
+    outer: LegacyHandler,
+    headersMs?: number,
+    bodyMs?: number,
+  ) {
     this.#origin = origin;
     this.#opts = opts;
     this.#outer = outer;
+    this.#headersMs = headersMs;
+    this.#bodyMs = bodyMs;
   }
 
   start(): void {
@@ -76,7 +115,13 @@ export class Exchange implements LegacyHandler {
     // The caller gets its abort at once, so it can cancel while waiting for a connection.
     // (An inline arrow, not a class field: that would be one more allocation per request
     // whether or not the caller has an abort to pass it to.)
-    this.#outer.onConnect?.((reason) => this.#abort(reason));
+    try {
+      this.#outer.onConnect?.((reason) => this.#abort(reason));
+    } catch (error) {
+      this.#thrown = error;
+      this.#fail(error);
+      return;
+    }
     if (this.#aborted) return;
     this.#acquire();
   }
@@ -155,8 +200,27 @@ export class Exchange implements LegacyHandler {
   // ---- driven by undici's Client --------------------------------------------------
 
   onConnect(abort: (reason?: unknown) => void): void {
+    // undici calls this as it writes the request: the headers timeout starts now.
     this.#underlyingAbort = abort;
-    if (this.#aborted) abort(this.#abortReason);
+    if (this.#aborted) {
+      abort(this.#abortReason);
+      return;
+    }
+    if (this.#conn !== null && this.#conn.closed !== undefined) {
+      // undici is about to write a request it had queued on a session that has since gone
+      // away (GOAWAY): refuse it unsent, so that it is retried on another connection.
+      abort(retiredError(this.#origin.origin.key));
+      return;
+    }
+    this.#startDeadline();
+  }
+
+  onBodySent(): void {
+    this.#deadline?.progress();
+  }
+
+  onRequestSent(): void {
+    this.#deadline?.progress();
   }
 
   onResponseStarted(): void {
@@ -170,16 +234,51 @@ export class Exchange implements LegacyHandler {
     if (conn !== null && !conn.h2 && status >= 200) {
       conn.keepAliveMs = keepAliveHintMs(raw, this.#origin.options.idleTimeoutMs);
     }
-    return this.#outer.onHeaders?.(status, raw, resume, statusText) ?? true;
+    const deadline = this.#deadline;
+    let resumeFn = resume;
+    if (deadline !== null) {
+      if (status >= 200) deadline.body();
+      else deadline.progress();
+      // The body timeout does not run while the reader holds the body paused.
+      resumeFn = () => {
+        deadline.paused = false;
+        deadline.progress();
+        resume();
+      };
+    }
+    try {
+      const more = this.#outer.onHeaders?.(status, raw, resumeFn, statusText) ?? true;
+      if (deadline !== null) deadline.paused = more === false;
+      return more;
+    } catch (error) {
+      // undici aborts the request with it, and onError hands it back to the caller.
+      this.#thrown = error;
+      throw error;
+    }
   }
 
   onData(chunk: Buffer): boolean {
-    return this.#outer.onData?.(chunk) ?? true;
+    const deadline = this.#deadline;
+    if (deadline !== null) deadline.progress();
+    try {
+      const more = this.#outer.onData?.(chunk) ?? true;
+      if (deadline !== null) deadline.paused = more === false;
+      return more;
+    } catch (error) {
+      this.#thrown = error;
+      throw error;
+    }
   }
 
   onComplete(trailers: Buffer[] | null): void {
     this.#finish(undefined);
-    this.#outer.onComplete?.(trailers);
+    try {
+      this.#outer.onComplete?.(trailers);
+    } catch (error) {
+      // undici would turn it into onError; it cannot, the request is over for it. A handler
+      // that throws here still gets its outcome (undici's retry handler throws to retry).
+      this.#outer.onError?.(error as Error);
+    }
   }
 
   onUpgrade(status: number, raw: Buffer[] | string[] | null, socket: unknown): void {
@@ -190,7 +289,7 @@ export class Exchange implements LegacyHandler {
 
   onError(error: Error): void {
     if (this.#state !== SENT) return;
-    if (!this.#aborted && !this.#started && this.#mayRetry(error)) {
+    if (!this.#aborted && !this.#started && this.#thrown === undefined && this.#mayRetry(error)) {
       this.#retry(error);
       return;
     }
@@ -198,13 +297,30 @@ export class Exchange implements LegacyHandler {
     this.#fail(this.#aborted ? this.#abortReason : error);
   }
 
+  #startDeadline(): void {
+    if (this.#deadline === null) {
+      const o = this.#origin.options;
+      const headersMs = timeoutMs(this.#headersMs, o.headersTimeoutMs);
+      const bodyMs = timeoutMs(this.#bodyMs, o.bodyTimeoutMs);
+      if (!Number.isFinite(headersMs) && !Number.isFinite(bodyMs)) return;
+      this.#deadline = new Deadline(o.clock, this.#origin.origin.key, headersMs, bodyMs, (e) =>
+        this.#abort(e),
+      );
+    }
+    this.#deadline.start();
+  }
+
   // ---- outcomes -------------------------------------------------------------------
 
   #mayRetry(error: unknown): boolean {
-    if (this.#retried || !isReplayable(this.#opts.body)) return false;
-    // Refused by a closed connection before anything was written: safe for any method.
-    if (isWeirError(error, 'ERR_HTTP_CONNECTION_RETIRED')) return true;
-    if (!isSocketError(error)) return false;
+    if (!isReplayable(this.#opts.body)) return false;
+    // The server never saw it (refused unsent, REFUSED_STREAM, above a GOAWAY's last
+    // stream): safe for any method, and again if the next connection goes away too.
+    if (isUnprocessed(error)) return this.#unprocessedRetries < MAX_UNPROCESSED_RETRIES;
+    if (this.#socketRetried) return false;
+    // An HTTP/2 stream that undici saw end early (reset, closed before its response).
+    const h2Stream = this.#conn!.h2 && codeOf(error) === 'UND_ERR_INFO';
+    if (!isSocketError(error) && !h2Stream) return false;
     const method = (this.#opts.method ?? 'GET').toUpperCase();
     if (!IDEMPOTENT.has(method)) return false;
     // HTTP/1.1: only a reused socket can have been closed by the server while idle.
@@ -214,6 +330,8 @@ export class Exchange implements LegacyHandler {
 
   #retry(error: unknown): void {
     this.#retried = true;
+    if (isUnprocessed(error)) this.#unprocessedRetries++;
+    else this.#socketRetried = true;
     this.#origin.retries++;
     this.#finish(error);
     this.#acquire();
@@ -227,6 +345,7 @@ export class Exchange implements LegacyHandler {
     this.#conn = null;
     this.#lease = null;
     this.#state = DONE;
+    this.#deadline?.stop();
     conn.inFlight--;
     this.#origin.inFlight--;
     // An HTTP/1.1 error leaves the socket in an unknown state (undici resets it); an HTTP/2
@@ -241,9 +360,14 @@ export class Exchange implements LegacyHandler {
     }
   }
 
+  /** Reports the outcome: undici's errors as weir's; the caller's own abort reason or throw as is. */
   #fail(error: unknown): void {
     this.#state = DONE;
-    const mapped = requestError(this.#origin.origin.key, error);
+    this.#deadline?.stop();
+    const mine =
+      (this.#aborted && error === this.#abortReason) ||
+      (this.#thrown !== undefined && error === this.#thrown);
+    const mapped = mine ? error : requestError(this.#origin.origin.key, error);
     this.#origin.countError(mapped);
     this.#outer.onError?.(mapped as Error);
   }

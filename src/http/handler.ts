@@ -40,11 +40,15 @@ type NewHandler = {
   onResponseError?(controller: Controller, error: Error): void;
 };
 
+/** The controller a new-style handler gets; the same members as undici's own. */
 class Controller {
   paused = false;
   aborted = false;
   reason: unknown = null;
   resumeFn: (() => void) | null = null;
+  /** The response's raw headers and trailers, as undici's controller has them. */
+  rawHeaders: Buffer[] | string[] | null = null;
+  rawTrailers: Buffer[] | null = null;
   readonly #abort: (reason?: unknown) => void;
   constructor(abort: (reason?: unknown) => void) {
     this.#abort = abort;
@@ -93,10 +97,12 @@ export function toLegacy(handler: Dispatcher.DispatchHandler): LegacyHandler {
       h.onRequestStart?.(controller, context);
     },
     onUpgrade(status, raw, socket) {
+      controller.rawHeaders = raw;
       h.onRequestUpgrade?.(controller, status, parseRawHeaders(raw), socket);
     },
     onHeaders(status, raw, resume, statusText) {
       controller.resumeFn = resume;
+      controller.rawHeaders = raw;
       h.onResponseStart?.(controller, status, parseRawHeaders(raw), statusText);
       return !controller.paused;
     },
@@ -105,6 +111,7 @@ export function toLegacy(handler: Dispatcher.DispatchHandler): LegacyHandler {
       return !controller.paused;
     },
     onComplete(trailers) {
+      controller.rawTrailers = trailers;
       h.onResponseEnd?.(controller, parseRawHeaders(trailers));
     },
     onError(error) {

@@ -6,7 +6,7 @@ export {
   type HttpPoolStats,
   type HttpRequestOptions,
 } from './dispatcher.js';
-export { HttpError } from './errors.js';
+export { HttpError, type HttpErrorCode } from './errors.js';
 export type { HttpPoolOptions, HttpTlsOptions, OriginOptions } from './options.js';
 export { type Origin, originOf } from './origin.js';
 export type { OriginStats } from './origin-pool.js';

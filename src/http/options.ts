@@ -54,9 +54,18 @@ export interface OriginOptions {
   maxLifetimeMs?: number;
   /** Opening a connection (TCP and TLS) longer than this fails with `ERR_HTTP_CONNECT_TIMEOUT`. @default 10_000 ms */
   connectTimeoutMs?: number;
-  /** No response headers within this long fails with `ERR_HTTP_HEADERS_TIMEOUT`. @default 300_000 ms */
+  /**
+   * No response headers this long after the request was written fails it with
+   * `ERR_HTTP_HEADERS_TIMEOUT` (while a request body is being written, each chunk restarts
+   * it). Timed on the pool's `clock`, to the millisecond; `Infinity` turns it off.
+   * @default 300_000 ms
+   */
   headersTimeoutMs?: number;
-  /** No body bytes for this long fails with `ERR_HTTP_BODY_TIMEOUT`. @default 300_000 ms */
+  /**
+   * No body bytes for this long fails the request with `ERR_HTTP_BODY_TIMEOUT`; time the
+   * reader holds the body paused does not count. `Infinity` turns it off.
+   * @default 300_000 ms
+   */
   bodyTimeoutMs?: number;
   /** How long a request waits for a free connection before `ERR_POOL_TIMEOUT`. @default 30_000 ms */
   acquireTimeoutMs?: number;
@@ -208,4 +217,51 @@ export function resolveOriginOptions(
 /** undici takes 0 for "no timeout"; weir spells it Infinity. */
 export function undiciMs(ms: number): number {
   return Number.isFinite(ms) ? ms : 0;
+}
+
+// RFC 9110 §5.6.2: a method is a token.
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/** The per-request options {@link checkRequestOptions} looks at. */
+interface RequestOptionsLike {
+  method?: unknown;
+  headers?: unknown;
+  headersTimeoutMs?: unknown;
+  bodyTimeoutMs?: unknown;
+}
+
+/**
+ * @internal Checks the options of one `request` as the pool's options are checked, before
+ * any connection is taken: a bad one throws here, never inside undici on an open connection.
+ * @throws {TypeError|RangeError} naming the option.
+ */
+export function checkRequestOptions(o: RequestOptionsLike | undefined): void {
+  if (o === undefined) return;
+  if (o.method !== undefined && (typeof o.method !== 'string' || !TOKEN.test(o.method))) {
+    throw new TypeError(
+      `Expected \`method\` to be an HTTP method such as 'GET', got ${describe(o.method)}`,
+    );
+  }
+  const h = o.headers;
+  if (
+    h !== undefined &&
+    (typeof h !== 'object' || h === null || (Array.isArray(h) && h.length % 2 !== 0))
+  ) {
+    throw new TypeError(
+      `Expected \`headers\` to be an object or an array of name/value pairs, got ${describe(h)}`,
+    );
+  }
+  // Same rule as the pool's own: milliseconds >= 0, Infinity to turn the timeout off.
+  if (o.headersTimeoutMs !== undefined) checkMs('headersTimeoutMs', o.headersTimeoutMs, 0);
+  if (o.bodyTimeoutMs !== undefined) checkMs('bodyTimeoutMs', o.bodyTimeoutMs, 0);
+}
+
+/**
+ * @internal Checks a timeout of undici's dispatch options (`headersTimeout`,
+ * `bodyTimeout`: milliseconds >= 0, 0 for none) before any connection is taken.
+ * @throws {TypeError|RangeError} naming the option.
+ */
+export function checkDispatchTimeout(name: string, value: unknown): number | undefined {
+  if (value === undefined || value === null) return undefined;
+  return checkMs(name, value, 0, false);
 }

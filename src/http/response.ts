@@ -273,6 +273,8 @@ export class ResponseReader implements LegacyHandler {
   #reject!: (e: unknown) => void;
   #body: ResponseBody | null = null;
   #abort: ((reason?: unknown) => void) | null = null;
+  #aborted = false;
+  #abortReason: unknown = undefined;
   readonly #clock: Clock;
   readonly #unreadMs: number;
   readonly #origin: string;
@@ -291,11 +293,22 @@ export class ResponseReader implements LegacyHandler {
 
   /** Aborts the request in whatever phase it is. */
   abort(reason: unknown): void {
-    this.#abort?.(reason);
+    if (this.#abort !== null) {
+      this.#abort(reason);
+      return;
+    }
+    // Not started yet (an interceptor is still deciding, e.g. a DNS lookup or a retry's
+    // back-off): fail now, and abort the request as soon as it starts.
+    if (this.#aborted) return;
+    this.#aborted = true;
+    this.#abortReason = reason;
+    this.#reject(reason);
+    this.#onDone?.();
   }
 
   onConnect(abort: (reason?: unknown) => void): void {
     this.#abort = abort;
+    if (this.#aborted) abort(this.#abortReason);
   }
 
   onHeaders(status: number, raw: Buffer[], resume: () => void, statusText: string): boolean {

@@ -89,9 +89,9 @@ describe('HTTP/2', () => {
     const s = await h2Server((req, res) => {
       n++;
       if (n === 5) {
-        // Tell the client to go away; streams in flight on this session are lost.
+        // Tell the client to go away: streams up to this one are still answered (a graceful
+        // GOAWAY), those after it are refused and must be retried on a fresh session.
         (req as unknown as { stream: http2.ServerHttp2Stream }).stream.session?.goaway(0);
-        return;
       }
       setImmediate(() => res.end('ok'));
     });

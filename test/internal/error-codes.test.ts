@@ -11,8 +11,16 @@ const root = new URL('../../', import.meta.url).pathname;
 // Codes of Node, OpenSSL and undici that weir only compares against (or a prefix it
 // tests with startsWith). A new one is added here on purpose, never by accident.
 const FOREIGN = new Set([
+  'ERR_HTTP2_',
+  'ERR_HTTP2_ERROR',
   'ERR_HTTP2_GOAWAY_SESSION',
+  'ERR_HTTP2_INVALID_HEADER_VALUE',
+  'ERR_HTTP2_INVALID_PSEUDOHEADER',
+  'ERR_HTTP2_INVALID_SESSION',
+  'ERR_HTTP2_SESSION_ERROR',
+  'ERR_HTTP2_STREAM_CANCEL',
   'ERR_HTTP2_STREAM_ERROR',
+  'ERR_STREAM_PREMATURE_CLOSE',
   'ERR_TLS_CERT_ALTNAME_INVALID',
   'ERR_SSL_WRONG_VERSION_NUMBER',
   'ERR_SSL',
