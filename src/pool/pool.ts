@@ -51,8 +51,8 @@ interface Slot<T> {
   idleSince: number;
   validatedAt: number;
   weight: number;
-  /** Being validated or reset: not available. */
-  busy: boolean;
+  /** Being validated or reset ({@link VALIDATING}, {@link RESETTING}): not available. */
+  busy: number;
   /** Takes no new leases; destroyed when the last one returns. */
   retire: DestroyReason | null;
   destroyed: boolean;
@@ -68,9 +68,19 @@ interface CreateJob<T> {
   permit: boolean;
 }
 
+/** @internal One validation in progress: shutdown aborts it and clears its deadline. */
+interface Check {
+  controller: AbortController;
+  timer: TimerHandle;
+}
+
 const OPEN = 0;
 const DRAINING = 1;
 const CLOSED = 2;
+
+// What a slot's hook in progress is doing (0: none).
+const VALIDATING = 1;
+const RESETTING = 2;
 
 /**
  * A pool of reusable resources (connections, sessions, workers). Create one with
@@ -93,7 +103,12 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
   readonly #jobs = new Set<CreateJob<T>>();
   readonly #destroying = new Set<Promise<void>>();
   #leases = 0;
+  // Live resources whose reset or validation is running (neither idle nor leased).
   #resetting = 0;
+  #validating = 0;
+  readonly #checks = new Set<Check>();
+  // Settle when a reset or validation and what follows it is done; shutdown waits for them.
+  readonly #inHooks = new Set<Promise<void>>();
   #tick = 0;
   #weight = 0;
   #scaleTimer: TimerHandle;
@@ -283,7 +298,7 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
   retire(resource: T, reason: unknown = 'retired'): boolean {
     const slot = this.#byValue.get(resource);
     if (slot === undefined || slot.destroyed) return false;
-    if (slot.leases === 0 && !slot.busy) {
+    if (slot.leases === 0 && slot.busy === 0) {
       this.#destroy(slot, 'broken', reason);
       this.#pump();
     } else if (slot.retire === null) {
@@ -305,7 +320,7 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
     if (slot === undefined || slot.destroyed) return false;
     slot.maxLeases = limit;
     this.#expectedLeases = limit;
-    if (this.#state === OPEN && slot.leases > 0 && !slot.busy && slot.retire === null) {
+    if (this.#state === OPEN && slot.leases > 0 && slot.busy === 0 && slot.retire === null) {
       this.#fillShared(slot);
       this.#pump();
     }
@@ -323,6 +338,8 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
       idle: this.#idle.length,
       active,
       leased: this.#leases,
+      validating: this.#validating,
+      resetting: this.#resetting,
       creating: this.#jobs.size,
       pending: this.#waiters.size,
       min: this.#min,
@@ -367,7 +384,8 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
   #enqueue(options: AcquireOptions | undefined, stack: string | undefined): Promise<Lease<T>> {
     const timeoutMs = options?.timeoutMs ?? this.#o.acquireTimeoutMs;
     const priority = options?.priority ?? 0;
-    if (this.#waiters.size >= this.#o.maxWaiting) {
+    // The cheap test first: only a queue at its bound needs the closer look.
+    if (this.#waiters.size >= this.#o.maxWaiting && this.#busyWaitersWith(1) > this.#o.maxWaiting) {
       this.#totals.exhausted++;
       return Promise.reject(
         new PoolExhaustedError(this.#o.name, this.#o.maxWaiting, this.#snapshot()),
@@ -384,6 +402,27 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
     });
   }
 
+  /**
+   * How many queued waiters, with `extra` more, would wait for a busy pool: beyond those
+   * that resources being created or validated, idle ones awaiting validation, and creates
+   * still possible under `max` and the weight budget will serve. `maxWaiting` bounds these.
+   */
+  #busyWaitersWith(extra: number): number {
+    const perCreate = this.#expectedLeases;
+    let room = this.#max - this.#slots.size - this.#jobs.size;
+    if (room > 0 && this.#o.weigh !== undefined && this.#weight > 0) {
+      // The budget as #canCreate judges it; evictable idle resources are counted below.
+      const expected = this.#weight / this.#slots.size;
+      room = Math.min(
+        room,
+        Math.floor((this.#o.maxWeight - this.#weight) / expected) - this.#jobs.size,
+      );
+    }
+    const served =
+      this.#holders + this.#idle.length + (this.#jobs.size + Math.max(0, room)) * perCreate;
+    return this.#waiters.size + extra - served;
+  }
+
   /** Takes a resource that can be leased right now without validation, or returns null. */
   #takeReady(): Slot<T> | null {
     if (this.#shared) {
@@ -395,6 +434,7 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
       const slot = (this.#o.fifo ? idle[0] : idle[idle.length - 1])!;
       if (this.#o.validate === undefined && this.#o.maxLifetimeMs === Number.POSITIVE_INFINITY) {
         this.#o.fifo ? idle.shift() : idle.pop();
+        if (this.#o.onIdle !== undefined) this.#notifyIdle(slot, false);
         return slot;
       }
       const now = this.#o.clock.now();
@@ -404,6 +444,7 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
       }
       if (this.#needsValidation(slot, now)) return null;
       this.#o.fifo ? idle.shift() : idle.pop();
+      if (this.#o.onIdle !== undefined) this.#notifyIdle(slot, false);
       return slot;
     }
     return null;
@@ -416,7 +457,7 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
       if (
         slot.leases > 0 &&
         slot.leases < slot.maxLeases &&
-        !slot.busy &&
+        slot.busy === 0 &&
         slot.retire === null &&
         (best === null || slot.leases > best.leases)
       ) {
@@ -570,7 +611,7 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
         // The next idle resource needs validation first: do it on this waiter's behalf.
         slot = this.#takeForValidation();
         if (slot === null) return;
-        void this.#validateFor(slot, w);
+        this.#validateFor(slot, w);
         continue;
       }
       this.#grant(w, slot);
@@ -580,7 +621,9 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
   #takeForValidation(): Slot<T> | null {
     const idle = this.#idle;
     if (idle.length === 0) return null;
-    return (this.#o.fifo ? idle.shift() : idle.pop())!;
+    const slot = (this.#o.fifo ? idle.shift() : idle.pop())!;
+    if (this.#o.onIdle !== undefined) this.#notifyIdle(slot, false);
+    return slot;
   }
 
   #grow(): void {
@@ -687,13 +730,20 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
     };
     if (cause !== null) cause.job = job;
     this.#jobs.add(job);
-    job.timer = this.#o.clock.setTimeout(() => {
-      const error = new TimeoutError(`create did not finish within ${this.#o.createTimeoutMs} ms`, {
-        code: 'ERR_POOL_CREATE_TIMEOUT',
-      });
-      job.controller.abort(error);
-      this.#createFailed(job, error, true);
-    }, this.#o.createTimeoutMs);
+    job.timer = this.#o.clock.setTimeout(
+      () => {
+        const error = new TimeoutError(
+          `create did not finish within ${this.#o.createTimeoutMs} ms`,
+          { code: 'ERR_POOL_CREATE_TIMEOUT' },
+        );
+        job.controller.abort(error);
+        this.#createFailed(job, error, true);
+      },
+      this.#o.createTimeoutMs,
+      // The create's own I/O keeps the process alive while it matters; a waiter it serves
+      // has its own deadline timer.
+      true,
+    );
     let result: T | Promise<T>;
     try {
       result = this.#o.create(job.controller.signal);
@@ -754,7 +804,7 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
       expiresAt: now + lifetime,
       idleSince: now,
       validatedAt: now,
-      busy: false,
+      busy: 0,
       retire: null,
       destroyed: false,
       weight: 0,
@@ -901,7 +951,7 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
   /** Gives a shared resource's remaining room to waiters. */
   #fillShared(slot: Slot<T>): void {
     for (let w = this.#waiters.first(); w !== null && slot.leases < slot.maxLeases; ) {
-      if (slot.leases === 0) this.#removeIdle(slot);
+      if (slot.leases === 0) this.#leaveIdle(slot);
       this.#grant(w, slot);
       w = this.#waiters.first();
     }
@@ -912,6 +962,24 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
     // time only matters to the reaper, which stamps the slot on its next pass instead.
     slot.idleSince = this.#o.validate === undefined ? UNSTAMPED : this.#o.clock.now();
     this.#idle.push(slot);
+    if (this.#o.onIdle !== undefined) this.#notifyIdle(slot, true);
+  }
+
+  /** Takes an idle resource out of the idle list to use it (not to destroy it). */
+  #leaveIdle(slot: Slot<T>): void {
+    this.#removeIdle(slot);
+    if (this.#o.onIdle !== undefined) this.#notifyIdle(slot, false);
+  }
+
+  #notifyIdle(slot: Slot<T>, idle: boolean): void {
+    try {
+      this.#o.onIdle!(slot.value, idle);
+    } catch (error) {
+      // As with a throwing event listener: reported, without leaving the pool half-updated.
+      queueMicrotask(() => {
+        throw error;
+      });
+    }
   }
 
   #removeIdle(slot: Slot<T>): void {
@@ -932,20 +1000,28 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
       this.#afterReset(slot, false, undefined);
       return;
     }
-    slot.busy = true;
+    slot.busy = RESETTING;
     this.#resetting++;
-    (result as Promise<void>).then(
+    const done = (result as Promise<void>).then(
       () => {
-        slot.busy = false;
-        this.#resetting--;
+        this.#hookDone(slot, RESETTING);
         this.#afterReset(slot, false, undefined);
       },
       (error: unknown) => {
-        slot.busy = false;
-        this.#resetting--;
+        this.#hookDone(slot, RESETTING);
         this.#afterReset(slot, true, error);
       },
     );
+    this.#inHooks.add(done);
+    void done.then(() => this.#inHooks.delete(done));
+  }
+
+  /** A reset or validation ended: the slot is countable again (unless shutdown gave up on it). */
+  #hookDone(slot: Slot<T>, kind: number): void {
+    if (slot.busy !== kind) return;
+    slot.busy = 0;
+    if (kind === RESETTING) this.#resetting--;
+    else this.#validating--;
   }
 
   #afterReset(slot: Slot<T>, failed: boolean, error: unknown): void {
@@ -955,7 +1031,10 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
       else this.#checkLeasesBack();
       return;
     }
-    if (slot.destroyed) return;
+    if (slot.destroyed) {
+      this.#checkLeasesBack();
+      return;
+    }
     if (this.#state !== OPEN) {
       this.#destroy(slot, 'drain');
       this.#checkLeasesBack();
@@ -969,21 +1048,37 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
     this.#makeAvailable(slot);
   }
 
-  async #validateFor(slot: Slot<T>, w: Waiter<Lease<T>>): Promise<void> {
-    slot.busy = true;
+  /**
+   * Validates `slot` on behalf of waiter `w`, which is skipped while it waits for this
+   * resource. Bounded by `validateTimeoutMs`; shutdown aborts it (see {@link Pool.close}).
+   */
+  #validateFor(slot: Slot<T>, w: Waiter<Lease<T>>): void {
+    slot.busy = VALIDATING;
+    this.#validating++;
     w.holding = slot;
     if (w.queued) this.#holders++;
-    const controller = new AbortController();
-    let timer: TimerHandle;
+    const check: Check = { controller: new AbortController(), timer: undefined };
+    this.#checks.add(check);
+    const done = this.#runValidate(slot, w, check);
+    this.#inHooks.add(done);
+    void done.then(() => this.#inHooks.delete(done));
+  }
+
+  async #runValidate(slot: Slot<T>, w: Waiter<Lease<T>>, check: Check): Promise<void> {
+    const { controller } = check;
+    const ms = this.#o.validateTimeoutMs;
     // A validate that ignores its signal must not hold the resource forever: it loses the race.
     const deadline = new Promise<never>((_, reject) => {
-      timer = this.#o.clock.setTimeout(() => {
-        const error = new TimeoutError(
-          `validate did not finish within ${this.#o.createTimeoutMs} ms`,
-        );
-        controller.abort(error);
-        reject(error);
-      }, this.#o.createTimeoutMs);
+      check.timer = this.#o.clock.setTimeout(
+        () => {
+          const error = new TimeoutError(`validate did not finish within ${ms} ms`);
+          controller.abort(error);
+          reject(error);
+        },
+        ms,
+        // Bounds work the pool does; a waiter for this resource has a deadline of its own.
+        true,
+      );
     });
     let ok = false;
     let error: unknown;
@@ -993,16 +1088,21 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
     } catch (e) {
       error = e;
     } finally {
-      this.#o.clock.clearTimeout(timer);
+      this.#o.clock.clearTimeout(check.timer);
+      this.#checks.delete(check);
     }
-    slot.busy = false;
+    this.#hookDone(slot, VALIDATING);
     if (w.holding === slot) {
       w.holding = null;
       if (w.queued) this.#holders--;
     }
-    if (slot.destroyed) return;
+    if (slot.destroyed) {
+      this.#checkLeasesBack();
+      return;
+    }
     if (this.#state !== OPEN) {
       this.#destroy(slot, 'drain');
+      this.#checkLeasesBack();
       return;
     }
     if (slot.retire !== null) ok = false;
@@ -1024,6 +1124,8 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
   #destroy(slot: Slot<T>, reason: DestroyReason, error?: unknown): void {
     if (slot.destroyed) return;
     slot.destroyed = true;
+    // Only shutdown destroys a slot under a hook, after giving the hook its time.
+    if (slot.busy !== 0) this.#hookDone(slot, slot.busy);
     this.#slots.delete(slot);
     this.#byValue.delete(slot.value);
     this.#weight -= slot.weight;
@@ -1051,10 +1153,15 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
     }
     let timer: TimerHandle;
     const done = new Promise<void>((resolve) => {
-      timer = this.#o.clock.setTimeout(() => {
-        report(new TimeoutError(`destroy did not finish within ${this.#o.destroyTimeoutMs} ms`));
-        resolve();
-      }, this.#o.destroyTimeoutMs);
+      timer = this.#o.clock.setTimeout(
+        () => {
+          report(new TimeoutError(`destroy did not finish within ${this.#o.destroyTimeoutMs} ms`));
+          resolve();
+        },
+        this.#o.destroyTimeoutMs,
+        // While open it bounds background work; during shutdown a caller awaits it.
+        this.#state === OPEN,
+      );
       let result: void | Promise<void>;
       try {
         result = hook(value);
@@ -1101,8 +1208,8 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
         this.#o.validate !== undefined &&
         now - Math.max(slot.idleSince, slot.validatedAt) >= this.#o.validateIntervalMs
       ) {
-        this.#removeIdle(slot);
-        void this.#validateIdle(slot);
+        this.#leaveIdle(slot);
+        this.#validateIdle(slot);
       }
     }
     // Leased resources past their lifetime take no new borrowers; they go when returned.
@@ -1114,10 +1221,10 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
     if (this.#slots.size > 0) this.#armReaper();
   }
 
-  async #validateIdle(slot: Slot<T>): Promise<void> {
+  #validateIdle(slot: Slot<T>): void {
     // A placeholder waiter that nobody waits on: the resource returns to the pool after.
     const ghost = newWaiter<Lease<T>>(noop, noop, 0, 0, 0, undefined);
-    await this.#validateFor(slot, ghost);
+    this.#validateFor(slot, ghost);
   }
 
   // ---- autoscaling -------------------------------------------------------------------
@@ -1184,6 +1291,13 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
       if (job.permit) this.#breaker!.releasePermit();
       job.controller.abort(closed);
     }
+    // Nobody will take a resource validated now: each validation is told to stop and then
+    // destroys its resource itself.
+    for (const check of this.#checks) {
+      clock.clearTimeout(check.timer);
+      check.timer = undefined;
+      check.controller.abort(closed);
+    }
     for (const slot of [...this.#idle]) this.#destroy(slot, 'drain');
     if (!this.#allBack() && timeoutMs > 0) {
       await new Promise<void>((resolve) => {
@@ -1197,11 +1311,27 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
       });
     }
     this.#leasesBack = this.#forceDrain = undefined;
-    // Forced: whatever is still out (leased, or mid reset or validation) is destroyed now;
-    // a later release of its lease is a no-op.
+    // A resource under a reset or validation is destroyed only once that hook let go of it,
+    // or after `destroyTimeoutMs` if it does not.
+    if (this.#inHooks.size > 0)
+      await this.#settleWithin([...this.#inHooks], this.#o.destroyTimeoutMs);
+    // Forced: whatever is still out (leased, or under a hook past its grace) is destroyed
+    // now; a later release of its lease is a no-op.
     for (const slot of [...this.#slots]) this.#destroy(slot, 'drain');
     while (this.#destroying.size > 0) await Promise.all(this.#destroying);
     this.#state = CLOSED;
+  }
+
+  /** Waits until every promise in `work` settled, for at most `ms`. */
+  #settleWithin(work: Promise<unknown>[], ms: number): Promise<void> {
+    const clock = this.#o.clock;
+    return new Promise<void>((resolve) => {
+      const timer = clock.setTimeout(resolve, ms);
+      void Promise.allSettled(work).then(() => {
+        clock.clearTimeout(timer);
+        resolve();
+      });
+    });
   }
 
   /** No lease out and no reset running: a graceful drain may finish. */
@@ -1217,6 +1347,8 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
     return {
       leased: this.#leases,
       idle: this.#idle.length,
+      validating: this.#validating,
+      resetting: this.#resetting,
       creating: this.#jobs.size,
       waiting: this.#waiters.size,
       max: this.#max,

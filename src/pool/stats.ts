@@ -13,12 +13,16 @@ export interface WaitSummary {
 export interface PoolStats {
   name: string;
   state: 'open' | 'draining' | 'closed';
-  /** Resources open or being created. */
+  /** Resources open or being created: `idle + active + validating + resetting + creating`. */
   size: number;
-  /** Resources with no borrower. */
+  /** Resources with no borrower, ready to lend. */
   idle: number;
   /** Resources with at least one borrower. */
   active: number;
+  /** Resources being validated (before a borrow, or the periodic check): neither idle nor leased. */
+  validating: number;
+  /** Resources being reset after their last borrower returned them: neither idle nor leased. */
+  resetting: number;
   /** Leases out (a shared resource counts once per borrower). */
   leased: number;
   /** `create` calls in flight. */
