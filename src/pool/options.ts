@@ -1,7 +1,9 @@
+// The options of a pool and of one acquire: their types, defaults and checks.
 import type { Clock } from '../internal/clock.js';
 import { realClock } from '../internal/clock.js';
 import { describe } from '../internal/errors.js';
 import { checkFn, checkInt, checkMs, checkObject, checkRatio } from '../internal/options.js';
+import { checkSignal } from '../internal/signals.js';
 import { CircuitBreaker, type CircuitBreakerOptions } from '../resilience/breaker.js';
 
 /** Options of {@link createPool}. Times are in milliseconds; `Infinity` turns a limit off. */
@@ -310,4 +312,30 @@ export function resolveOptions<T>(o: PoolOptions<T>): ResolvedPoolOptions<T> {
     clock,
     random: checkFn<() => number>('random', o.random, false) ?? Math.random,
   };
+}
+
+/** Options of one {@link Pool.acquire} call. */
+export interface AcquireOptions {
+  /** Aborts the wait; the promise rejects with `signal.reason`. */
+  signal?: AbortSignal;
+  /** Overrides the pool's `acquireTimeoutMs` for this call. */
+  timeoutMs?: number;
+  /** Higher is served first; equal priorities are first-come-first-served. @default 0 */
+  priority?: number;
+}
+
+/**
+ * Checks the options of one acquire; returns true, checking no further, if its signal has
+ * already aborted. @throws {TypeError|RangeError} naming the bad option.
+ */
+export function checkAcquireOptions(options: AcquireOptions): boolean {
+  checkObject('options', options);
+  if (checkSignal(options.signal)?.aborted) return true;
+  if (options.timeoutMs !== undefined) checkMs('timeoutMs', options.timeoutMs);
+  if (options.priority !== undefined && !Number.isFinite(options.priority)) {
+    throw new TypeError(
+      `Expected \`priority\` to be a finite number, got ${describe(options.priority)}`,
+    );
+  }
+  return false;
 }

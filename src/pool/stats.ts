@@ -1,3 +1,4 @@
+// What a pool reports: its stats snapshot, its typed events, and the samples behind them.
 import type { PoolState } from './errors.js';
 
 /** Summary of recent acquire waits, in milliseconds. */
@@ -64,6 +65,19 @@ export interface PoolEvents<T> {
     to: { min: number; max: number };
     reason: string;
   }) => void;
+}
+
+/** @internal Counts since the pool was created, shared by the pool's parts. */
+export class Totals {
+  created = 0;
+  destroyed = 0;
+  acquired = 0;
+  released = 0;
+  timeouts = 0;
+  createErrors = 0;
+  validationFailures = 0;
+  exhausted = 0;
+  leaks = 0;
 }
 
 const WINDOW = 1024;
