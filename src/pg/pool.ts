@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { realClock } from '../internal/clock.js';
-import { isWeirError } from '../internal/errors.js';
+import { describe, isWeirError } from '../internal/errors.js';
 import {
   checkInt,
   checkKeys,
@@ -34,7 +34,7 @@ export interface ConnectionPermits {
 export interface PgPoolOptions
   extends Omit<
     PoolOptions<Conn>,
-    'create' | 'destroy' | 'validate' | 'reset' | 'weigh' | 'maxWeight'
+    'create' | 'destroy' | 'validate' | 'reset' | 'onIdle' | 'weigh' | 'maxWeight'
   > {
   /** Connection settings passed to `new pg.Client(...)`, or a connection string. */
   connection?: pg.ClientConfig | string;
@@ -54,11 +54,30 @@ export interface PgPoolOptions
    * a permit is taken before connecting and given back when the connection closes.
    */
   permits?: ConnectionPermits;
+  /**
+   * Lets the process exit while connections sit idle, as `pg.Pool`'s option of that name
+   * does: an idle connection's socket is unref'd, and ref'd again when the connection is
+   * leased or validated. Idle connections can only be used by code that something else
+   * (a server, a timer, a query in flight) keeps running, so a script that forgets to
+   * `drain()` still ends. `false` keeps idle connections holding the process open.
+   * @default true
+   */
+  allowExitOnIdle?: boolean;
 }
 
 const PG_POOL_KEYS = optionKeys<PgPoolOptions>({
-  ...omitKeys(poolOptionKeys, 'create', 'destroy', 'validate', 'reset', 'weigh', 'maxWeight'),
+  ...omitKeys(
+    poolOptionKeys,
+    'create',
+    'destroy',
+    'validate',
+    'reset',
+    'onIdle',
+    'weigh',
+    'maxWeight',
+  ),
   connection: 1,
+  allowExitOnIdle: 1,
   discardOnReturn: 1,
   preparedStatements: 1,
   queryTimeoutMs: 1,
@@ -123,8 +142,14 @@ export class PgPool {
       preparedStatements = 100,
       queryTimeoutMs,
       permits,
+      allowExitOnIdle = true,
       ...poolOptions
     } = options;
+    if (typeof allowExitOnIdle !== 'boolean') {
+      throw new TypeError(
+        `Expected \`allowExitOnIdle\` to be a boolean, got ${describe(allowExitOnIdle)}`,
+      );
+    }
     this.#config =
       typeof connection === 'string' ? { connectionString: connection } : { ...connection };
     this.#queryTimeoutMs =
@@ -170,6 +195,7 @@ export class PgPool {
         );
         return conn.broken === undefined;
       },
+      ...(allowExitOnIdle ? { onIdle: holdProcess } : {}),
       // Synchronous when there is nothing to clean, which is nearly always: no extra tick
       // before the connection serves the next caller.
       reset: (conn) => {
@@ -468,6 +494,19 @@ function neverTookEffect(error: unknown): boolean {
   if (code === '57P01' || code === '57P02' || code === '57P03') return true;
   const message = error instanceof Error ? error.message : '';
   return /not queryable|Client has encountered a connection error/.test(message);
+}
+
+/** node-postgres's Client.ref/unref (on its socket), missing from its type declarations. */
+interface Refable {
+  ref(): void;
+  unref(): void;
+}
+
+/** An idle connection's socket does not keep the process alive; a busy one does. */
+function holdProcess(conn: Conn, idle: boolean): void {
+  const client = conn.client as unknown as Refable;
+  if (idle) client.unref();
+  else client.ref();
 }
 
 async function endQuietly(client: pg.Client): Promise<void> {

@@ -5,13 +5,21 @@ export interface PoolState {
   /** Leases out (a shared resource counts once per borrower). */
   leased: number;
   idle: number;
+  /** Resources being validated (neither idle nor leased). */
+  validating: number;
+  /** Resources being reset (neither idle nor leased). */
+  resetting: number;
   creating: number;
   waiting: number;
   max: number;
 }
 
 export function formatState(s: PoolState): string {
-  return `${s.leased} leased, ${s.idle} idle, ${s.creating} being created, ${s.waiting} waiting; max ${s.max}`;
+  // Resources under a hook are named only when there are any, to keep the usual message short.
+  const checking =
+    (s.validating > 0 ? `${s.validating} being validated, ` : '') +
+    (s.resetting > 0 ? `${s.resetting} being reset, ` : '');
+  return `${s.leased} leased, ${s.idle} idle, ${checking}${s.creating} being created, ${s.waiting} waiting; max ${s.max}`;
 }
 
 /**

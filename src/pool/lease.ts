@@ -1,3 +1,7 @@
+// A borrowed resource as its borrower sees it, and the leak watch on it.
+import type { Clock, TimerHandle } from '../internal/clock.js';
+import type { Slot } from './slot.js';
+
 /** @internal What a lease needs from its pool; symbol-keyed so it stays off the public surface. */
 export const kReturn = Symbol('weir.pool.return');
 
@@ -19,12 +23,12 @@ export class Lease<T> {
   readonly value: T;
   #owner: LeaseOwner<T> | null;
   /** @internal the pool's record of the resource. */
-  readonly slot: unknown;
-  /** @internal leak-detection timer and acquirer's stack. */
-  leakTimer: unknown;
+  readonly slot: Slot<T>;
+  /** @internal the leak-detection timer, while it runs. */
+  leakTimer: TimerHandle;
 
   /** @internal Leases are made by the pool. */
-  constructor(owner: LeaseOwner<T>, value: T, slot: unknown) {
+  constructor(owner: LeaseOwner<T>, value: T, slot: Slot<T>) {
     this.#owner = owner;
     this.value = value;
     this.slot = slot;
@@ -64,4 +68,39 @@ export class Lease<T> {
     this.release();
     return Promise.resolve();
   }
+}
+
+/** @internal A public method of the pool, where a leak report's stack starts. */
+export type Entry = (...args: never[]) => unknown;
+
+/**
+ * @internal The stack of whoever called `entry` (the pool's own frames left out), for
+ * leak reports.
+ */
+export function callerStack(entry: Entry): string {
+  const site = { name: 'Error', message: 'Lease acquired here', stack: '' };
+  Error.captureStackTrace(site, entry);
+  return site.stack;
+}
+
+/**
+ * @internal Calls `report` with the acquirer's `stack` if `lease` is still out after `ms` (a timer that does not keep
+ * the process alive); the owner clears `lease.leakTimer` when the lease returns.
+ */
+export function watchLeak<T>(
+  lease: Lease<T>,
+  stack: string,
+  clock: Clock,
+  ms: number,
+  report: (lease: Lease<T>, heldMs: number, stack: string) => void,
+): void {
+  const acquiredAt = clock.now();
+  lease.leakTimer = clock.setTimeout(
+    () => {
+      lease.leakTimer = undefined;
+      report(lease, clock.now() - acquiredAt, stack);
+    },
+    ms,
+    true,
+  );
 }

@@ -1,3 +1,4 @@
+// The options of a pool and of one acquire: their types, defaults and checks.
 import type { Clock } from '../internal/clock.js';
 import { realClock } from '../internal/clock.js';
 import { describe } from '../internal/errors.js';
@@ -11,6 +12,7 @@ import {
   type KeyList,
   optionKeys,
 } from '../internal/options.js';
+import { checkSignal } from '../internal/signals.js';
 import {
   CIRCUIT_BREAKER_KEYS,
   CircuitBreaker,
@@ -33,13 +35,28 @@ export interface PoolOptions<T> {
   validate?: (resource: T, signal: AbortSignal) => boolean | Promise<boolean>;
   /** Cleans a resource when it is returned. A throw destroys it. */
   reset?: (resource: T) => void | Promise<void>;
+  /**
+   * Told when a resource enters the idle set (`idle` true) and when it leaves it to serve
+   * a borrower or to be validated (false): for example to `unref()` an idle connection's
+   * socket, so that idle resources alone do not keep the process alive. Not called for a
+   * resource handed straight from one borrower to the next, nor for one leaving the idle
+   * set to be destroyed. It runs on the acquire/release path: keep it cheap. A throw is
+   * reported as an uncaught exception, like a throwing event listener's.
+   */
+  onIdle?: (resource: T, idle: boolean) => void;
   /** Resources kept open even when idle; created at start. @default 0 */
   min?: number;
   /** Most resources open at once (idle, leased and being created). @default 10 */
   max?: number;
   /** How long `acquire` waits before `ERR_POOL_TIMEOUT`. @default 30_000 ms */
   acquireTimeoutMs?: number;
-  /** Most callers waiting at once; beyond it `acquire` fails with `ERR_POOL_EXHAUSTED`. @default 10_000 */
+  /**
+   * Most callers waiting for a busy pool at once; beyond it `acquire` fails at once with
+   * `ERR_POOL_EXHAUSTED`. A caller that a create or validation will serve (the pool is
+   * below `max`, or an idle resource is being checked for it) is not waiting for a busy
+   * pool, so `0` still lends while the pool has room and refuses only when it is exhausted.
+   * @default 10_000
+   */
   maxWaiting?: number;
   /**
    * An idle resource above `min` is destroyed after this long (checked every
@@ -54,8 +71,17 @@ export interface PoolOptions<T> {
   maxUses?: number;
   /** A `create` call that takes longer fails with `ERR_POOL_CREATE_TIMEOUT`. @default 30_000 ms */
   createTimeoutMs?: number;
-  /** `destroy` calls longer than this are abandoned, so shutdown never hangs. @default 5_000 ms */
+  /**
+   * `destroy` calls longer than this are abandoned, so shutdown never hangs. It is also the
+   * time shutdown gives a `reset` or `validate` in progress to let go of its resource
+   * before destroying it. @default 5_000 ms
+   */
   destroyTimeoutMs?: number;
+  /**
+   * A `validate` call that takes longer counts as a failed validation: its signal aborts
+   * and the resource is destroyed. @default 5_000 ms
+   */
+  validateTimeoutMs?: number;
   /** Resources idle for less than this are handed out without `validate`. @default 500 ms */
   validateAfterIdleMs?: number;
   /** Idle resources are validated this often. @default 30_000 ms (only with `validate`) */
@@ -154,6 +180,7 @@ export const poolOptionKeys: KeyList<PoolOptions<unknown>> = {
   destroyTimeoutMs: 1,
   validateAfterIdleMs: 1,
   validateIntervalMs: 1,
+  validateTimeoutMs: 1,
   reapIntervalMs: 1,
   idleOrder: 1,
   maxLeasesPerResource: 1,
@@ -168,6 +195,7 @@ export const poolOptionKeys: KeyList<PoolOptions<unknown>> = {
   name: 1,
   clock: 1,
   random: 1,
+  onIdle: 1,
 };
 const POOL_KEYS = optionKeys(poolOptionKeys);
 const RETRY_KEYS = optionKeys<NonNullable<PoolOptions<unknown>['createRetry']>>({
@@ -190,6 +218,7 @@ export interface ResolvedPoolOptions<T> {
   destroy: ((resource: T) => void | Promise<void>) | undefined;
   validate: ((resource: T, signal: AbortSignal) => boolean | Promise<boolean>) | undefined;
   reset: ((resource: T) => void | Promise<void>) | undefined;
+  onIdle: ((resource: T, idle: boolean) => void) | undefined;
   min: number;
   max: number;
   acquireTimeoutMs: number;
@@ -200,6 +229,7 @@ export interface ResolvedPoolOptions<T> {
   maxUses: number;
   createTimeoutMs: number;
   destroyTimeoutMs: number;
+  validateTimeoutMs: number;
   validateAfterIdleMs: number;
   validateIntervalMs: number;
   reapIntervalMs: number;
@@ -319,6 +349,7 @@ export function resolveOptions<T>(o: PoolOptions<T>): ResolvedPoolOptions<T> {
     destroy: checkFn('destroy', o.destroy, false),
     validate: checkFn('validate', o.validate, false),
     reset: checkFn('reset', o.reset, false),
+    onIdle: checkFn('onIdle', o.onIdle, false),
     min,
     max,
     acquireTimeoutMs: checkMs('acquireTimeoutMs', o.acquireTimeoutMs ?? 30_000),
@@ -329,6 +360,7 @@ export function resolveOptions<T>(o: PoolOptions<T>): ResolvedPoolOptions<T> {
     maxUses: checkInt('maxUses', o.maxUses ?? Number.POSITIVE_INFINITY, 1, true),
     createTimeoutMs: checkMs('createTimeoutMs', o.createTimeoutMs ?? 30_000, 1),
     destroyTimeoutMs: checkMs('destroyTimeoutMs', o.destroyTimeoutMs ?? 5_000, 0),
+    validateTimeoutMs: checkMs('validateTimeoutMs', o.validateTimeoutMs ?? 5_000, 1),
     validateAfterIdleMs: checkMs('validateAfterIdleMs', o.validateAfterIdleMs ?? 500),
     validateIntervalMs: checkMs('validateIntervalMs', o.validateIntervalMs ?? 30_000, 1),
     reapIntervalMs: checkMs('reapIntervalMs', o.reapIntervalMs ?? 1_000, 1, false),
@@ -347,4 +379,33 @@ export function resolveOptions<T>(o: PoolOptions<T>): ResolvedPoolOptions<T> {
     clock,
     random: checkFn<() => number>('random', o.random, false) ?? Math.random,
   };
+}
+
+/** Options of one {@link Pool.acquire} call. */
+export interface AcquireOptions {
+  /** Aborts the wait; the promise rejects with `signal.reason`. */
+  signal?: AbortSignal;
+  /** Overrides the pool's `acquireTimeoutMs` for this call. */
+  timeoutMs?: number;
+  /** Higher is served first; equal priorities are first-come-first-served. @default 0 */
+  priority?: number;
+}
+
+/**
+ * Checks the options of one acquire; returns true, checking no further, if its signal has
+ * already aborted. @throws {TypeError|RangeError} naming the bad option.
+ */
+const ACQUIRE_KEYS = optionKeys<AcquireOptions>({ signal: 1, timeoutMs: 1, priority: 1 });
+
+export function checkAcquireOptions(options: AcquireOptions): boolean {
+  checkObject('options', options);
+  checkKeys('Pool.acquire', options, ACQUIRE_KEYS);
+  if (checkSignal(options.signal)?.aborted) return true;
+  if (options.timeoutMs !== undefined) checkMs('timeoutMs', options.timeoutMs);
+  if (options.priority !== undefined && !Number.isFinite(options.priority)) {
+    throw new TypeError(
+      `Expected \`priority\` to be a finite number, got ${describe(options.priority)}`,
+    );
+  }
+  return false;
 }

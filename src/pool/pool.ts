@@ -1,80 +1,48 @@
-import type { TimerHandle } from '../internal/clock.js';
+// The pool: its public API, and the core that serves waiters from free resources, grows
+// towards demand and takes resources back. Creating, the hooks, housekeeping,
+// autoscaling and the weight budget are parts of their own that call back into it.
 import { Emitter } from '../internal/emitter.js';
-import { describe, isWeirError, TimeoutError } from '../internal/errors.js';
+import { isWeirError } from '../internal/errors.js';
 import { checkInt, checkKeys, checkMs, checkObject, optionKeys } from '../internal/options.js';
-import { abortReason, checkSignal, onAbort } from '../internal/signals.js';
-import { CircuitBreaker } from '../resilience/breaker.js';
+import { abortReason } from '../internal/signals.js';
+import { Autoscaler, type AutoscalerHost } from './autoscaler.js';
+import { Creator, type CreatorHost } from './creator.js';
+import { PoolClosedError, type PoolState } from './errors.js';
+import { Hooks, type HooksHost, waitAtMost } from './hooks.js';
+import { IdleSet, type IdleSetHost } from './idle-set.js';
+import { callerStack, type Entry, kReturn, Lease, type LeaseOwner, watchLeak } from './lease.js';
 import {
-  CreateFailedError,
-  PoolClosedError,
-  PoolExhaustedError,
-  type PoolState,
-  PoolTimeoutError,
-} from './errors.js';
-import { kReturn, Lease, type LeaseOwner } from './lease.js';
-import { type PoolOptions, type ResolvedPoolOptions, resolveOptions } from './options.js';
-import { type PoolEvents, type PoolStats, summarize, WaitSamples } from './stats.js';
-import { newWaiter, type Waiter, WaiterQueue } from './waiters.js';
+  type AcquireOptions,
+  checkAcquireOptions,
+  type PoolOptions,
+  type ResolvedPoolOptions,
+  resolveOptions,
+} from './options.js';
+import { Reaper, type ReaperHost } from './reaper.js';
+import { Recycler, type RecyclerHost } from './recycler.js';
+import { type DestroyReason, FREE, type Slot } from './slot.js';
+import { type PoolEvents, type PoolStats, summarize, Totals, WaitSamples } from './stats.js';
+import { newWaiter, type QueueHost, type Waiter, WaiterQueue } from './waiters.js';
+import { WeightBudget } from './weight.js';
 
-/** Options of one {@link Pool.acquire} call. */
-export interface AcquireOptions {
-  /** Aborts the wait; the promise rejects with `signal.reason`. */
-  signal?: AbortSignal;
-  /** Overrides the pool's `acquireTimeoutMs` for this call. */
-  timeoutMs?: number;
-  /** Higher is served first; equal priorities are first-come-first-served. @default 0 */
-  priority?: number;
-}
-
-const ACQUIRE_KEYS = optionKeys<AcquireOptions>({ signal: 1, timeoutMs: 1, priority: 1 });
-const RESIZE_KEYS = optionKeys<{ min?: number; max?: number }>({ min: 1, max: 1 });
-const DRAIN_KEYS = optionKeys<{ timeoutMs?: number }>({ timeoutMs: 1 });
-
-/** Why a resource was destroyed, as reported by the `destroy` event. */
-export type DestroyReason =
-  | 'idle'
-  | 'lifetime'
-  | 'uses'
-  | 'broken'
-  | 'validation'
-  | 'reset'
-  | 'resize'
-  | 'drain'
-  | 'weight'
-  | 'late';
-
-/** @internal The pool's record of one resource. */
-interface Slot<T> {
-  value: T;
-  leases: number;
-  /** Borrowers it may serve at once. */
-  maxLeases: number;
-  uses: number;
-  createdAt: number;
-  expiresAt: number;
-  idleSince: number;
-  validatedAt: number;
-  weight: number;
-  /** Being validated or reset: not available. */
-  busy: boolean;
-  /** Takes no new leases; destroyed when the last one returns. */
-  retire: DestroyReason | null;
-  destroyed: boolean;
-}
-
-/** @internal One call of the `create` hook. */
-interface CreateJob<T> {
-  cause: Waiter<Lease<T>> | null;
-  controller: AbortController;
-  timer: TimerHandle;
-  settled: boolean;
-  startedAt: number;
-  permit: boolean;
-}
+export type { AcquireOptions } from './options.js';
+export type { DestroyReason } from './slot.js';
 
 const OPEN = 0;
 const DRAINING = 1;
 const CLOSED = 2;
+
+/** What the pool's parts call back into it. */
+type Host<T> = AutoscalerHost &
+  CreatorHost<T> &
+  HooksHost<T> &
+  IdleSetHost<T> &
+  QueueHost<T> &
+  ReaperHost<T> &
+  RecyclerHost<T>;
+
+const RESIZE_KEYS = optionKeys<{ min?: number; max?: number }>({ min: 1, max: 1 });
+const DRAIN_KEYS = optionKeys<{ timeoutMs?: number }>({ timeoutMs: 1 });
 
 /**
  * A pool of reusable resources (connections, sessions, workers). Create one with
@@ -91,74 +59,88 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
   #state = OPEN;
   readonly #slots = new Set<Slot<T>>();
   readonly #byValue = new Map<T, Slot<T>>();
-  // Idle resources, oldest first: LIFO takes from the end, FIFO from the front.
-  readonly #idle: Slot<T>[] = [];
-  readonly #waiters = new WaiterQueue<Lease<T>>();
-  readonly #jobs = new Set<CreateJob<T>>();
-  readonly #destroying = new Set<Promise<void>>();
+  readonly #idle: IdleSet<T>;
+  readonly #waiters: WaiterQueue<T>;
+  readonly #creator: Creator<T>;
+  readonly #hooks: Hooks<T>;
+  readonly #recycler: Recycler<T>;
+  readonly #reaper: Reaper<T>;
+  readonly #autoscaler: Autoscaler | undefined;
+  readonly #budget: WeightBudget<T> | undefined;
+  readonly #totals = new Totals();
+  readonly #waits = new WaitSamples();
   #leases = 0;
-  #resetting = 0;
   #tick = 0;
-  #weight = 0;
-  #scaleTimer: TimerHandle;
-  #utilSum = 0;
-  #utilSamples = 0;
   readonly #sampleMask: number;
-  // Resources may be shared (fixed or per-resource lease limit): look for room before idle ones.
-  readonly #shared: boolean;
-  // How many waiters a create in flight is expected to serve: the last resource's limit.
-  #expectedLeases: number;
-  // Queued waiters that hold a resource under validation (skipped when serving).
-  #holders = 0;
-  #failures = 0;
-  #lastCreateError: unknown;
-  #retryTimer: TimerHandle;
-  #retryPending = false;
-  #deadlineTimer: TimerHandle;
-  #deadlineAt = Number.POSITIVE_INFINITY;
-  #reapTimer: TimerHandle;
-  #reapPending = false;
   #pumping = false;
   #pumpAgain = false;
   #drainPromise: Promise<void> | undefined;
   #forceDrain: (() => void) | undefined;
   #leasesBack: (() => void) | undefined;
-  readonly #breaker: CircuitBreaker | undefined;
-  #unwatchBreaker: () => void = () => {};
-  readonly #waits = new WaitSamples();
-  readonly #totals = {
-    created: 0,
-    destroyed: 0,
-    acquired: 0,
-    released: 0,
-    timeouts: 0,
-    createErrors: 0,
-    validationFailures: 0,
-    exhausted: 0,
-    leaks: 0,
+  readonly #reportLeak = (lease: Lease<T>, heldMs: number, stack: string): void => {
+    this.#totals.leaks++;
+    this.emit('leak', { resource: lease.value, heldMs, stack });
   };
 
   /** @internal Use {@link createPool}. */
   constructor(options: PoolOptions<T>) {
     super();
-    this.#o = resolveOptions(options);
-    this.#min = this.#o.min;
-    this.#max = this.#o.max;
-    this.#sampleMask = this.#o.statsSampleEvery - 1;
-    this.#shared = this.#o.maxLeasesPerResource > 1 || this.#o.leaseLimit !== undefined;
-    this.#expectedLeases = this.#o.maxLeasesPerResource;
-    const b = this.#o.breaker;
-    if (b !== false) {
-      this.#breaker =
-        b instanceof CircuitBreaker
-          ? b
-          : new CircuitBreaker({ name: `${this.#o.name} create`, clock: this.#o.clock, ...b });
-      // Removed at shutdown: a breaker the caller passed in may outlive this pool.
-      this.#unwatchBreaker = this.#breaker.on('stateChange', (e) =>
-        this.emit('breaker', { from: e.from, to: e.to }),
-      );
-    }
-    if (this.#o.autoscale !== undefined) this.#armAutoscale();
+    const o = resolveOptions(options);
+    this.#o = o;
+    this.#min = o.min;
+    this.#max = o.max;
+    this.#sampleMask = o.statsSampleEvery - 1;
+    // Every callback the parts make into the pool; each part sees its own slice of it.
+    const host: Host<T> = {
+      isOpen: () => this.#state === OPEN,
+      pump: () => this.#pump(),
+      destroy: (slot, reason, error?: unknown) => this.#destroy(slot, reason, error),
+      grant: (w, slot) => this.#grant(w, slot),
+      servable: () => this.#servable(),
+      snapshot: () => this.#snapshot(),
+      timedOut: (waitedMs, state) => this.emit('timeout', { waitedMs, state }),
+      lastCreateError: () => this.#creator.lastError,
+      min: () => this.#min,
+      letGo: () => this.#checkLeasesBack(),
+      created: (slot, durationMs) => this.#created(slot, durationMs),
+      discard: (value, reason, cause) => this.#hooks.destroy(value, reason, cause),
+      afterReset: (slot, failed, error) => this.#recycler.afterReset(slot, failed, error),
+      afterValidate: (slot, w, ok, error) => this.#recycler.afterValidate(slot, w, ok, error),
+      // A placeholder waiter that nobody waits on: the resource returns to the pool after.
+      validate: (slot) => this.#recycler.check(slot, newWaiter<T>(noop, noop, 0, 0, 0, undefined)),
+      beforePass: () => this.#autoscaler?.sample(),
+      utilization: () => this.#leases / (this.#max * o.maxLeasesPerResource),
+      bounds: () => ({ min: this.#min, max: this.#max }),
+      takeWaits: () => summarize(this.#waits.take()),
+      resize: (step) => this.resize({ max: step.max, min: step.min }, step.reason),
+      reportsDestroy: () => this.hasListeners('destroy'),
+      destroyed: (event) => this.emit('destroy', event),
+      failed: (error, attempt, retryInMs) =>
+        this.emit('createError', { error, attempt, retryInMs }),
+      breakerChanged: (from, to) => this.emit('breaker', { from, to }),
+      validationFailed: (slot, error) => {
+        this.#totals.validationFailures++;
+        this.emit('validationFailure', { resource: slot.value, error });
+      },
+    };
+    this.#idle = new IdleSet(o, this.#slots, host);
+    this.#waiters = new WaiterQueue<T>(o, this.#totals, host);
+    this.#budget =
+      o.weigh === undefined
+        ? undefined
+        : new WeightBudget(o.weigh, o.maxWeight, this.#slots, this.#idle, host);
+    this.#hooks = new Hooks(o, this.#totals, host);
+    const parts = {
+      waiters: this.#waiters,
+      idle: this.#idle,
+      hooks: this.#hooks,
+      budget: this.#budget,
+    };
+    this.#recycler = new Recycler(o, parts, host);
+    this.#creator = new Creator(o, this.#totals, this.#waiters, host);
+    this.#autoscaler =
+      o.autoscale === undefined ? undefined : new Autoscaler(o.autoscale, o.clock, host);
+    this.#reaper = new Reaper(o, this.#slots, this.#idle, host);
     if (this.#min > 0) this.#pump();
   }
 
@@ -180,7 +162,7 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
   /**
    * Borrows a resource, waiting for one if none is free.
    * @throws {PoolTimeoutError} `ERR_POOL_TIMEOUT` after `timeoutMs` (default `acquireTimeoutMs`).
-   * @throws {PoolExhaustedError} `ERR_POOL_EXHAUSTED` at once when `maxWaiting` callers already wait.
+   * @throws {PoolExhaustedError} `ERR_POOL_EXHAUSTED` at once when `maxWaiting` callers already wait for a busy pool.
    * @throws {PoolClosedError} `ERR_POOL_CLOSED` when the pool is draining or closed.
    * @throws {CreateFailedError} `ERR_POOL_CREATE_FAILED`/`ERR_POOL_CREATE_TIMEOUT` when the create call made for this caller failed.
    * @throws {CircuitOpenError} `ERR_CIRCUIT_OPEN` while the factory keeps failing.
@@ -192,34 +174,17 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
     if (this.#state !== OPEN) return Promise.reject(new PoolClosedError(this.#o.name));
     if (options !== undefined) {
       try {
-        checkObject('options', options);
-        checkKeys('Pool.acquire', options, ACQUIRE_KEYS);
-        if (checkSignal(options.signal)?.aborted)
-          return Promise.reject(abortReason(options.signal!));
-        if (options.timeoutMs !== undefined) checkMs('timeoutMs', options.timeoutMs);
-        if (options.priority !== undefined && !Number.isFinite(options.priority)) {
-          throw new TypeError(
-            `Expected \`priority\` to be a finite number, got ${describe(options.priority)}`,
-          );
-        }
+        if (checkAcquireOptions(options)) return Promise.reject(abortReason(options.signal!));
       } catch (error) {
         return Promise.reject(error);
       }
     }
-    // The acquirer's stack, for leak reports; only taken when leak detection is on.
-    const stack =
-      this.#o.leakDetectionMs === Number.POSITIVE_INFINITY
-        ? undefined
-        : new Error('Lease acquired here').stack;
     // Fast path: nobody is ahead of us and a resource is ready without validation.
     if (this.#waiters.size === 0) {
-      const slot = this.#takeReady();
-      if (slot !== null) {
-        if ((++this.#tick & this.#sampleMask) === 0) this.#waits.add(0);
-        return Promise.resolve(this.#lease(slot, 0, stack));
-      }
+      const lease = this.#lendReady(Pool.prototype.acquire);
+      if (lease !== null) return Promise.resolve(lease);
     }
-    return this.#enqueue(options, stack);
+    return this.#waiters.enqueue(options, this.#leakStack(Pool.prototype.acquire));
   }
 
   /**
@@ -230,14 +195,7 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
    */
   tryAcquire(): Lease<T> | null {
     if (this.#state !== OPEN || this.#waiters.size !== 0) return null;
-    const slot = this.#takeReady();
-    if (slot === null) return null;
-    if ((++this.#tick & this.#sampleMask) === 0) this.#waits.add(0);
-    const stack =
-      this.#o.leakDetectionMs === Number.POSITIVE_INFINITY
-        ? undefined
-        : new Error('Lease acquired here').stack;
-    return this.#lease(slot, 0, stack);
+    return this.#lendReady(Pool.prototype.tryAcquire);
   }
 
   /**
@@ -276,7 +234,9 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
     this.#min = min;
     this.#max = max;
     // Surplus idle resources go first, oldest first.
-    while (this.#slots.size > max && this.#idle.length > 0) this.#destroy(this.#idle[0]!, 'resize');
+    while (this.#slots.size > max && this.#idle.length > 0) {
+      this.#destroy(this.#idle.oldest()!, 'resize');
+    }
     this.emit('resize', { from, to: { min, max }, reason });
     this.#pump();
   }
@@ -289,7 +249,7 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
   retire(resource: T, reason: unknown = 'retired'): boolean {
     const slot = this.#byValue.get(resource);
     if (slot === undefined || slot.destroyed) return false;
-    if (slot.leases === 0 && !slot.busy) {
+    if (slot.leases === 0 && slot.busy === FREE) {
       this.#destroy(slot, 'broken', reason);
       this.#pump();
     } else if (slot.retire === null) {
@@ -310,9 +270,9 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
     const slot = this.#byValue.get(resource);
     if (slot === undefined || slot.destroyed) return false;
     slot.maxLeases = limit;
-    this.#expectedLeases = limit;
-    if (this.#state === OPEN && slot.leases > 0 && !slot.busy && slot.retire === null) {
-      this.#fillShared(slot);
+    this.#creator.expectedLeases = limit;
+    if (this.#state === OPEN && slot.leases > 0 && slot.busy === FREE && slot.retire === null) {
+      this.#recycler.fillShared(slot);
       this.#pump();
     }
     return true;
@@ -325,27 +285,31 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
     return {
       name: this.#o.name,
       state: this.#state === OPEN ? 'open' : this.#state === DRAINING ? 'draining' : 'closed',
-      size: this.#slots.size + this.#jobs.size,
+      size: this.#slots.size + this.#creator.size,
       idle: this.#idle.length,
       active,
       leased: this.#leases,
-      creating: this.#jobs.size,
+      validating: this.#hooks.validating,
+      resetting: this.#hooks.resetting,
+      creating: this.#creator.size,
       pending: this.#waiters.size,
       min: this.#min,
       max: this.#max,
       ...this.#totals,
-      weight: this.#weight,
+      weight: this.#budget?.total ?? 0,
       maxWeight: this.#o.maxWeight,
       waitMs: this.#waits.summary(),
-      breaker: this.#breaker?.state ?? 'off',
+      breaker: this.#creator.breakerState,
     };
   }
 
   /**
    * Graceful shutdown: refuses new acquires, fails every queued waiter with
-   * `ERR_POOL_CLOSED`, waits up to `timeoutMs` for leases to come back, then destroys
-   * everything (a `destroy` that hangs is abandoned after `destroyTimeoutMs`).
-   * Idempotent: later calls return the same promise.
+   * `ERR_POOL_CLOSED`, aborts validations in progress, waits up to `timeoutMs` for leases
+   * to come back, then destroys everything. A resource under `reset` or `validate` is
+   * destroyed once that hook lets go of it, or after `destroyTimeoutMs`; a `destroy` that
+   * hangs is abandoned after `destroyTimeoutMs`. Idempotent: later calls return the same
+   * promise.
    * @default timeoutMs 30_000
    */
   drain(options?: { timeoutMs?: number }): Promise<void> {
@@ -369,76 +333,32 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
     return this.drain();
   }
 
-  // ---- acquiring ---------------------------------------------------------------------
+  // ---- lending -----------------------------------------------------------------------
 
-  #enqueue(options: AcquireOptions | undefined, stack: string | undefined): Promise<Lease<T>> {
-    const timeoutMs = options?.timeoutMs ?? this.#o.acquireTimeoutMs;
-    const priority = options?.priority ?? 0;
-    if (this.#waiters.size >= this.#o.maxWaiting) {
-      this.#totals.exhausted++;
-      return Promise.reject(
-        new PoolExhaustedError(this.#o.name, this.#o.maxWaiting, this.#snapshot()),
-      );
-    }
-    return new Promise<Lease<T>>((resolve, reject) => {
-      const now = this.#o.clock.now();
-      const w = newWaiter<Lease<T>>(resolve, reject, priority, now, now + timeoutMs, stack);
-      this.#waiters.push(w);
-      const signal = options?.signal;
-      if (signal !== undefined) w.disposeAbort = onAbort(signal, (reason) => this.#fail(w, reason));
-      if (w.deadline < this.#deadlineAt) this.#armDeadline(w.deadline);
-      this.#pump();
-    });
+  /** The fast path: lends a resource that is ready without validation, or returns null. */
+  #lendReady(entry: Entry): Lease<T> | null {
+    const slot = this.#idle.takeReady();
+    if (slot === null) return null;
+    if ((++this.#tick & this.#sampleMask) === 0) this.#waits.add(0);
+    return this.#lease(slot, 0, this.#leakStack(entry));
   }
 
-  /** Takes a resource that can be leased right now without validation, or returns null. */
-  #takeReady(): Slot<T> | null {
-    if (this.#shared) {
-      const shared = this.#busiestShared();
-      if (shared !== null) return shared;
-    }
-    const idle = this.#idle;
-    while (idle.length > 0) {
-      const slot = (this.#o.fifo ? idle[0] : idle[idle.length - 1])!;
-      if (this.#o.validate === undefined && this.#o.maxLifetimeMs === Number.POSITIVE_INFINITY) {
-        this.#o.fifo ? idle.shift() : idle.pop();
-        return slot;
-      }
-      const now = this.#o.clock.now();
-      if (slot.expiresAt <= now) {
-        this.#destroy(slot, 'lifetime');
-        continue;
-      }
-      if (this.#needsValidation(slot, now)) return null;
-      this.#o.fifo ? idle.shift() : idle.pop();
-      return slot;
-    }
-    return null;
+  /** The acquirer's stack, for leak reports; only taken when leak detection is on. */
+  #leakStack(entry: Entry): string | undefined {
+    return this.#o.leakDetectionMs === Number.POSITIVE_INFINITY ? undefined : callerStack(entry);
   }
 
-  /** The shared resource with the most leases that still has room (so idle ones can retire). */
-  #busiestShared(): Slot<T> | null {
-    let best: Slot<T> | null = null;
-    for (const slot of this.#slots) {
-      if (
-        slot.leases > 0 &&
-        slot.leases < slot.maxLeases &&
-        !slot.busy &&
-        slot.retire === null &&
-        (best === null || slot.leases > best.leases)
-      ) {
-        best = slot;
-      }
-    }
-    return best;
-  }
-
-  #needsValidation(slot: Slot<T>, now: number): boolean {
-    return (
-      this.#o.validate !== undefined &&
-      slot.leases === 0 &&
-      now - Math.max(slot.idleSince, slot.validatedAt) > this.#o.validateAfterIdleMs
-    );
+  /**
+   * How many waiters the pool will serve without a lease coming back: creates in flight,
+   * creates still possible under `max` and the weight budget, and idle resources (each
+   * awaiting validation, or it would have been lent). See `maxWaiting`.
+   */
+  #servable(): number {
+    const creating = this.#creator.size;
+    let room = this.#max - this.#slots.size - creating;
+    // Evictable idle resources are counted as idle ones.
+    if (room > 0 && this.#budget !== undefined) room = Math.min(room, this.#budget.room(creating));
+    return this.#idle.length + (creating + Math.max(0, room)) * this.#creator.expectedLeases;
   }
 
   #lease(slot: Slot<T>, waitedMs: number, stack: string | undefined): Lease<T> {
@@ -447,31 +367,16 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
     this.#leases++;
     this.#totals.acquired++;
     const lease = new Lease<T>(this, slot.value, slot);
-    if (stack !== undefined) this.#watchLeak(lease, stack);
+    if (stack !== undefined) {
+      watchLeak(lease, stack, this.#o.clock, this.#o.leakDetectionMs, this.#reportLeak);
+    }
     if (this.hasListeners('acquire')) this.emit('acquire', { resource: slot.value, waitedMs });
     return lease;
   }
 
-  #watchLeak(lease: Lease<T>, stack: string): void {
-    const acquiredAt = this.#o.clock.now();
-    lease.leakTimer = this.#o.clock.setTimeout(
-      () => {
-        lease.leakTimer = undefined;
-        this.#totals.leaks++;
-        this.emit('leak', {
-          resource: lease.value,
-          heldMs: this.#o.clock.now() - acquiredAt,
-          stack,
-        });
-      },
-      this.#o.leakDetectionMs,
-      true,
-    );
-  }
-
   /** Hands `slot` to waiter `w`, which leaves the queue. */
-  #grant(w: Waiter<Lease<T>>, slot: Slot<T>): void {
-    this.#settle(w);
+  #grant(w: Waiter<T>, slot: Slot<T>): void {
+    this.#waiters.settle(w);
     // Reading the clock is a large share of a contended acquire, so waits are sampled:
     // one acquire in `statsSampleEvery` (fast path included, so the sample is unbiased).
     let waited = Number.NaN;
@@ -480,69 +385,6 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
       this.#waits.add(waited);
     }
     w.resolve(this.#lease(slot, waited, w.stack));
-  }
-
-  /** Rejects waiter `w` (abort, timeout, create failure, shutdown). */
-  #fail(w: Waiter<Lease<T>>, error: unknown): void {
-    if (!w.queued) return;
-    this.#settle(w);
-    w.reject(error);
-    // A waiter that leaves may free a create for someone else, or end the deadline timer.
-    if (this.#state === OPEN) this.#pump();
-  }
-
-  #settle(w: Waiter<Lease<T>>): void {
-    this.#waiters.remove(w);
-    w.disposeAbort();
-    if (w.holding !== null) {
-      w.holding = null;
-      this.#holders--;
-    }
-    if (w.job !== null) {
-      (w.job as CreateJob<T>).cause = null;
-      w.job = null;
-    }
-    if (this.#waiters.size === 0 && this.#deadlineTimer !== undefined) {
-      this.#o.clock.clearTimeout(this.#deadlineTimer);
-      this.#deadlineTimer = undefined;
-      this.#deadlineAt = Number.POSITIVE_INFINITY;
-    }
-  }
-
-  // One timer serves every waiter's deadline: it is armed for the earliest one, and on
-  // firing expires all that are due and re-arms for the next. A timer per waiter would
-  // cost a setTimeout/clearTimeout pair on every contended acquire.
-  #armDeadline(at: number): void {
-    if (this.#deadlineTimer !== undefined) this.#o.clock.clearTimeout(this.#deadlineTimer);
-    this.#deadlineAt = at;
-    this.#deadlineTimer = this.#o.clock.setTimeout(
-      () => this.#onDeadline(),
-      Math.max(0, at - this.#o.clock.now()),
-    );
-  }
-
-  #onDeadline(): void {
-    this.#deadlineTimer = undefined;
-    this.#deadlineAt = Number.POSITIVE_INFINITY;
-    const now = this.#o.clock.now();
-    let next = Number.POSITIVE_INFINITY;
-    for (let w = this.#waiters.head; w !== null; ) {
-      const following = w.next;
-      // Timers may fire a fraction of a millisecond early against performance.now().
-      if (w.deadline <= now + 1) {
-        const waited = now - w.startedAt;
-        const state = this.#snapshot();
-        this.#totals.timeouts++;
-        this.emit('timeout', { waitedMs: waited, state });
-        this.#settle(w);
-        w.reject(new PoolTimeoutError(this.#o.name, waited, state, this.#lastCreateError));
-      } else if (w.deadline < next) {
-        next = w.deadline;
-      }
-      w = following;
-    }
-    if (next !== Number.POSITIVE_INFINITY && this.#waiters.size > 0) this.#armDeadline(next);
-    this.#pump();
   }
 
   // ---- the scheduler -----------------------------------------------------------------
@@ -572,277 +414,79 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
 
   #serve(): void {
     for (let w = this.#waiters.first(); w !== null; w = this.#waiters.first()) {
-      let slot = this.#takeReady();
-      if (slot === null) {
-        // The next idle resource needs validation first: do it on this waiter's behalf.
-        slot = this.#takeForValidation();
-        if (slot === null) return;
-        void this.#validateFor(slot, w);
+      const slot = this.#idle.takeReady();
+      if (slot !== null) {
+        this.#grant(w, slot);
         continue;
       }
-      this.#grant(w, slot);
+      // The next idle resource needs validation first: do it on this waiter's behalf.
+      const stale = this.#idle.take();
+      if (stale === undefined) return;
+      this.#recycler.check(stale, w);
     }
-  }
-
-  #takeForValidation(): Slot<T> | null {
-    const idle = this.#idle;
-    if (idle.length === 0) return null;
-    return (this.#o.fifo ? idle.shift() : idle.pop())!;
   }
 
   #grow(): void {
+    const creator = this.#creator;
     // A create in flight will serve up to as many waiters as the last resource took.
-    let deficit = this.#waiters.size - this.#holders - this.#jobs.size * this.#expectedLeases;
+    let deficit = this.#waiters.size - this.#waiters.holders - creator.serving;
     while (deficit > 0 && this.#canCreate()) {
-      if (this.#retryPending) {
-        if (this.#breaker?.state === 'open') this.#failFast(deficit);
+      if (creator.retryPending) {
+        if (creator.breakerOpen) creator.failFast(deficit);
         return;
       }
-      if (this.#breaker !== undefined && !this.#breaker.tryAcquirePermit()) {
-        this.#failFast(deficit);
+      if (!creator.permit()) {
+        creator.failFast(deficit);
         return;
       }
-      this.#startCreate(this.#nextCause());
+      creator.start(this.#waiters.nextCause());
       deficit--;
     }
     while (
-      this.#slots.size + this.#jobs.size < this.#min &&
-      !this.#retryPending &&
+      this.#slots.size + creator.size < this.#min &&
+      !creator.retryPending &&
       this.#canCreate()
     ) {
-      if (this.#breaker !== undefined && !this.#breaker.tryAcquirePermit()) {
+      if (!creator.permit()) {
         // Open: try again when a probe is allowed. Half-open: the probe's outcome pumps.
-        if (this.#breaker.state === 'open') this.#scheduleRetry();
+        if (creator.breakerOpen) creator.scheduleRetry();
         return;
       }
-      this.#startCreate(null);
+      creator.start(null);
     }
   }
 
   /**
-   * Whether one more create fits under `max` and the weight budget. A new resource is
-   * expected to weigh what the average one does; idle ones are evicted, oldest first,
-   * to make room.
+   * Whether one more create fits under `max` and the weight budget (which may evict idle
+   * resources to make room).
    */
   #canCreate(): boolean {
-    if (this.#slots.size + this.#jobs.size >= this.#max) return false;
-    if (this.#o.weigh === undefined) return true;
-    for (;;) {
-      const n = this.#slots.size;
-      const expected = n === 0 ? 0 : this.#weight / n;
-      if (this.#weight + expected * (this.#jobs.size + 1) <= this.#o.maxWeight) return true;
-      const oldest = this.#idle[0];
-      if (oldest === undefined) return false;
-      this.#destroy(oldest, 'weight');
-    }
-  }
-
-  /** Re-reads a resource's weight; returns false if weighing threw (the resource is then destroyed). */
-  #reweigh(slot: Slot<T>): boolean {
-    let w: number;
-    try {
-      w = this.#o.weigh!(slot.value);
-      if (typeof w !== 'number' || !(w >= 0))
-        throw new RangeError(`weigh() returned ${String(w)}, expected a number >= 0`);
-    } catch (error) {
-      this.#destroy(slot, 'broken', error);
-      return false;
-    }
-    this.#weight += w - slot.weight;
-    slot.weight = w;
-    return true;
-  }
-
-  /** Evicts idle resources, oldest first, while the summed weight is over budget. */
-  #trimWeight(): void {
-    while (this.#weight > this.#o.maxWeight && this.#idle.length > 0)
-      this.#destroy(this.#idle[0]!, 'weight');
-  }
-
-  /** The oldest waiter that has no create of its own yet. */
-  #nextCause(): Waiter<Lease<T>> | null {
-    for (let w = this.#waiters.head; w !== null; w = w.next) {
-      if (w.job === null && w.holding === null) return w;
-    }
-    return null;
-  }
-
-  /** The breaker is open: the newest `n` waiters that would need a create fail at once. */
-  #failFast(n: number): void {
-    const breaker = this.#breaker!;
-    for (let w = this.#waiters.tail; w !== null && n > 0; ) {
-      const prev = w.prev;
-      if (w.holding === null && w.job === null) {
-        this.#settle(w);
-        w.reject(breaker.openError(this.#lastCreateError));
-        n--;
-      }
-      w = prev;
-    }
+    if (this.#slots.size + this.#creator.size >= this.#max) return false;
+    return this.#budget === undefined || this.#budget.fits(this.#creator.size);
   }
 
   // ---- creating ----------------------------------------------------------------------
 
-  #startCreate(cause: Waiter<Lease<T>> | null): void {
-    const job: CreateJob<T> = {
-      cause,
-      controller: new AbortController(),
-      timer: undefined,
-      settled: false,
-      startedAt: this.#o.clock.now(),
-      permit: this.#breaker !== undefined,
-    };
-    if (cause !== null) cause.job = job;
-    this.#jobs.add(job);
-    job.timer = this.#o.clock.setTimeout(() => {
-      const error = new TimeoutError(`create did not finish within ${this.#o.createTimeoutMs} ms`, {
-        code: 'ERR_POOL_CREATE_TIMEOUT',
-      });
-      job.controller.abort(error);
-      this.#createFailed(job, error, true);
-    }, this.#o.createTimeoutMs);
-    let result: T | Promise<T>;
-    try {
-      result = this.#o.create(job.controller.signal);
-    } catch (error) {
-      result = Promise.reject(error);
-    }
-    // Even a synchronous failure is handled on a later job, never in this call stack:
-    // a factory that throws at once cannot make the pool spin.
-    Promise.resolve(result).then(
-      (value) => this.#created(job, value),
-      (error: unknown) => this.#createFailed(job, error, false),
-    );
-  }
-
-  #finishJob(job: CreateJob<T>): void {
-    job.settled = true;
-    this.#o.clock.clearTimeout(job.timer);
-    this.#jobs.delete(job);
-    if (job.cause !== null) {
-      job.cause.job = null;
-      job.cause = null;
-    }
-  }
-
-  #created(job: CreateJob<T>, value: T): void {
-    if (job.settled) {
-      // It arrived after its timeout or after shutdown: nobody may use it.
-      this.#callDestroy(value, 'late');
-      return;
-    }
-    this.#finishJob(job);
-    if (this.#state !== OPEN) {
-      this.#callDestroy(value, 'drain');
-      return;
-    }
-    if (job.permit) this.#breaker!.recordSuccess();
-    this.#failures = 0;
-    this.#lastCreateError = undefined;
-    const now = this.#o.clock.now();
-    const lifetime = this.#o.maxLifetimeMs * (1 - this.#o.lifetimeJitter * this.#o.random());
-    let maxLeases = this.#o.maxLeasesPerResource;
-    if (this.#o.leaseLimit !== undefined) {
-      try {
-        maxLeases = checkInt('leaseLimit()', this.#o.leaseLimit(value), 1);
-      } catch (error) {
-        this.#callDestroy(value, 'broken', error);
-        this.#pump();
-        return;
-      }
-      this.#expectedLeases = maxLeases;
-    }
-    const slot: Slot<T> = {
-      value,
-      leases: 0,
-      maxLeases,
-      uses: 0,
-      createdAt: now,
-      expiresAt: now + lifetime,
-      idleSince: now,
-      validatedAt: now,
-      busy: false,
-      retire: null,
-      destroyed: false,
-      weight: 0,
-    };
+  /** A new resource: it serves the oldest waiters (FIFO wins over who caused the create). */
+  #created(slot: Slot<T>, durationMs: number): void {
     this.#slots.add(slot);
-    this.#byValue.set(value, slot);
-    if (this.#o.weigh !== undefined) {
-      if (!this.#reweigh(slot)) {
-        this.#pump();
-        return;
-      }
-      this.#trimWeight();
+    this.#byValue.set(slot.value, slot);
+    if (this.#budget !== undefined && !this.#budget.reweigh(slot)) {
+      this.#pump();
+      return;
     }
     this.#totals.created++;
-    if (this.hasListeners('create')) {
-      this.emit('create', { resource: value, durationMs: now - job.startedAt });
-    }
-    this.#armReaper();
-    // FIFO order wins over who caused the create: the oldest waiter gets the resource.
-    const w = this.#waiters.first();
-    if (w !== null) this.#grant(w, slot);
-    else this.#toIdle(slot);
-    if (this.#shared) this.#fillShared(slot);
+    if (this.hasListeners('create')) this.emit('create', { resource: slot.value, durationMs });
+    this.#reaper.arm();
+    this.#recycler.available(slot);
     this.#pump();
-  }
-
-  #createFailed(job: CreateJob<T>, error: unknown, timedOut: boolean): void {
-    if (job.settled) return;
-    const cause = job.cause;
-    this.#finishJob(job);
-    if (this.#state !== OPEN) {
-      if (job.permit) this.#breaker!.releasePermit();
-      return;
-    }
-    this.#failures++;
-    this.#totals.createErrors++;
-    this.#lastCreateError = error;
-    if (job.permit) this.#breaker!.recordFailure(error);
-    const failure = new CreateFailedError(
-      this.#o.name,
-      error,
-      timedOut ? this.#o.createTimeoutMs : undefined,
-    );
-    const retryInMs = this.#scheduleRetry();
-    this.emit('createError', { error, attempt: this.#failures, retryInMs });
-    if (cause?.queued) {
-      this.#settle(cause);
-      cause.reject(failure);
-    }
-    this.#pump();
-  }
-
-  /** Arms the create retry timer with exponential backoff and jitter; returns its delay. */
-  #scheduleRetry(): number {
-    const exp = this.#o.retryInitialDelayMs * 2 ** Math.min(this.#failures - 1, 30);
-    const capped = Math.min(this.#o.retryMaxDelayMs, exp);
-    // "Equal jitter": at least half the delay, so retries cannot bunch up at zero.
-    let delay = capped / 2 + (capped / 2) * this.#o.random();
-    if (this.#breaker?.state === 'open') {
-      delay = Math.max(delay, this.#breaker.retryAt - this.#o.clock.now());
-    }
-    if (this.#retryPending) this.#o.clock.clearTimeout(this.#retryTimer);
-    this.#retryPending = true;
-    this.#retryTimer = this.#o.clock.setTimeout(
-      () => {
-        this.#retryPending = false;
-        this.#retryTimer = undefined;
-        this.#pump();
-      },
-      delay,
-      // Only housekeeping (min) depends on it when nobody waits; waiters have their own deadline.
-      true,
-    );
-    return delay;
   }
 
   // ---- returning ---------------------------------------------------------------------
 
   /** @internal Called by {@link Lease.release} and {@link Lease.destroy}. */
   [kReturn](lease: Lease<T>, reason: unknown, broken: boolean): void {
-    const slot = lease.slot as Slot<T>;
+    const slot = lease.slot;
     if (lease.leakTimer !== undefined) {
       this.#o.clock.clearTimeout(lease.leakTimer);
       lease.leakTimer = undefined;
@@ -852,368 +496,58 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
     this.#totals.released++;
     if (this.hasListeners('release'))
       this.emit('release', { resource: slot.value, broken, reason });
-    if (slot.destroyed) {
+    if (slot.destroyed || this.#state !== OPEN) {
+      if (!slot.destroyed && slot.leases === 0) this.#destroy(slot, 'drain');
       this.#checkLeasesBack();
       return;
     }
-    if (this.#state !== OPEN) {
-      if (slot.leases === 0) this.#destroy(slot, 'drain');
-      this.#checkLeasesBack();
-      return;
-    }
-    if (slot.retire === null) {
-      if (broken) slot.retire = 'broken';
-      else if (slot.uses >= this.#o.maxUses) slot.retire = 'uses';
-      else if (this.#slots.size > this.#max) slot.retire = 'resize';
-      else if (
-        slot.expiresAt !== Number.POSITIVE_INFINITY &&
-        slot.expiresAt <= this.#o.clock.now()
-      ) {
-        slot.retire = 'lifetime';
-      }
-    }
-    if (slot.retire !== null) {
-      if (slot.leases === 0) {
-        this.#destroy(slot, slot.retire);
-        this.#pump();
-      }
-      return;
-    }
-    if (this.#o.weigh !== undefined) {
-      if (!this.#reweigh(slot)) {
-        this.#pump();
-        return;
-      }
-      this.#trimWeight();
-    }
-    if (slot.leases === 0 && this.#o.reset !== undefined) {
-      this.#resetThenReturn(slot);
-      return;
-    }
-    this.#makeAvailable(slot);
+    this.#recycler.returned(slot, broken, this.#slots.size > this.#max);
   }
 
-  /** A resource with room goes straight to the oldest waiter, else back to the idle list. */
-  #makeAvailable(slot: Slot<T>): void {
-    const w = this.#waiters.first();
-    // A limit lowered by setLeaseLimit may leave a shared resource over its limit for now.
-    if (w !== null && slot.leases < slot.maxLeases) {
-      this.#grant(w, slot);
-      if (this.#shared) this.#fillShared(slot);
-      return;
-    }
-    if (slot.leases === 0) this.#toIdle(slot);
-  }
-
-  /** Gives a shared resource's remaining room to waiters. */
-  #fillShared(slot: Slot<T>): void {
-    for (let w = this.#waiters.first(); w !== null && slot.leases < slot.maxLeases; ) {
-      if (slot.leases === 0) this.#removeIdle(slot);
-      this.#grant(w, slot);
-      w = this.#waiters.first();
-    }
-  }
-
-  #toIdle(slot: Slot<T>): void {
-    // Reading the clock costs a fraction of a hot release; without `validate` the idle
-    // time only matters to the reaper, which stamps the slot on its next pass instead.
-    slot.idleSince = this.#o.validate === undefined ? UNSTAMPED : this.#o.clock.now();
-    this.#idle.push(slot);
-  }
-
-  #removeIdle(slot: Slot<T>): void {
-    const i = this.#idle.indexOf(slot);
-    if (i >= 0) this.#idle.splice(i, 1);
-  }
-
-  /** Runs `reset`; a hook that returns without a promise costs no extra tick. */
-  #resetThenReturn(slot: Slot<T>): void {
-    let result: void | Promise<void>;
-    try {
-      result = this.#o.reset!(slot.value);
-    } catch (error) {
-      this.#afterReset(slot, true, error);
-      return;
-    }
-    if (result === undefined || typeof (result as Promise<void>).then !== 'function') {
-      this.#afterReset(slot, false, undefined);
-      return;
-    }
-    slot.busy = true;
-    this.#resetting++;
-    (result as Promise<void>).then(
-      () => {
-        slot.busy = false;
-        this.#resetting--;
-        this.#afterReset(slot, false, undefined);
-      },
-      (error: unknown) => {
-        slot.busy = false;
-        this.#resetting--;
-        this.#afterReset(slot, true, error);
-      },
-    );
-  }
-
-  #afterReset(slot: Slot<T>, failed: boolean, error: unknown): void {
-    if (failed) {
-      this.#destroy(slot, 'reset', error);
-      if (this.#state === OPEN) this.#pump();
-      else this.#checkLeasesBack();
-      return;
-    }
-    if (slot.destroyed) return;
-    if (this.#state !== OPEN) {
-      this.#destroy(slot, 'drain');
-      this.#checkLeasesBack();
-      return;
-    }
-    if (slot.retire !== null) {
-      this.#destroy(slot, slot.retire);
-      this.#pump();
-      return;
-    }
-    this.#makeAvailable(slot);
-  }
-
-  async #validateFor(slot: Slot<T>, w: Waiter<Lease<T>>): Promise<void> {
-    slot.busy = true;
-    w.holding = slot;
-    if (w.queued) this.#holders++;
-    const controller = new AbortController();
-    let timer: TimerHandle;
-    // A validate that ignores its signal must not hold the resource forever: it loses the race.
-    const deadline = new Promise<never>((_, reject) => {
-      timer = this.#o.clock.setTimeout(() => {
-        const error = new TimeoutError(
-          `validate did not finish within ${this.#o.createTimeoutMs} ms`,
-        );
-        controller.abort(error);
-        reject(error);
-      }, this.#o.createTimeoutMs);
-    });
-    let ok = false;
-    let error: unknown;
-    try {
-      ok =
-        (await Promise.race([this.#o.validate!(slot.value, controller.signal), deadline])) === true;
-    } catch (e) {
-      error = e;
-    } finally {
-      this.#o.clock.clearTimeout(timer);
-    }
-    slot.busy = false;
-    if (w.holding === slot) {
-      w.holding = null;
-      if (w.queued) this.#holders--;
-    }
-    if (slot.destroyed) return;
-    if (this.#state !== OPEN) {
-      this.#destroy(slot, 'drain');
-      return;
-    }
-    if (slot.retire !== null) ok = false;
-    if (!ok) {
-      this.#totals.validationFailures++;
-      this.emit('validationFailure', { resource: slot.value, error });
-      this.#destroy(slot, 'validation', error);
-    } else {
-      slot.validatedAt = this.#o.clock.now();
-      // The waiter may have given up meanwhile; then the resource serves the next one.
-      if (w.queued) this.#grant(w, slot);
-      else this.#makeAvailable(slot);
-    }
-    this.#pump();
-  }
-
-  // ---- destroying --------------------------------------------------------------------
+  // ---- destroying and shutting down --------------------------------------------------
 
   #destroy(slot: Slot<T>, reason: DestroyReason, error?: unknown): void {
     if (slot.destroyed) return;
     slot.destroyed = true;
+    // Only shutdown destroys a slot under a hook, after giving the hook its time.
+    if (slot.busy !== FREE) this.#hooks.release(slot);
     this.#slots.delete(slot);
     this.#byValue.delete(slot.value);
-    this.#weight -= slot.weight;
-    if (slot.leases === 0) this.#removeIdle(slot);
-    this.#callDestroy(slot.value, reason, error);
+    this.#budget?.remove(slot);
+    if (slot.leases === 0) this.#idle.remove(slot);
+    this.#hooks.destroy(slot.value, reason, error);
   }
-
-  /** Runs the destroy hook, bounded by `destroyTimeoutMs`; never throws. */
-  #callDestroy(value: T, reason: DestroyReason, cause?: unknown): void {
-    this.#totals.destroyed++;
-    const hook = this.#o.destroy;
-    const report = (error?: unknown): void => {
-      if (this.hasListeners('destroy')) {
-        this.emit('destroy', {
-          resource: value,
-          reason,
-          ...(cause === undefined ? {} : { cause }),
-          ...(error === undefined ? {} : { error }),
-        });
-      }
-    };
-    if (hook === undefined) {
-      report();
-      return;
-    }
-    let timer: TimerHandle;
-    const done = new Promise<void>((resolve) => {
-      timer = this.#o.clock.setTimeout(() => {
-        report(new TimeoutError(`destroy did not finish within ${this.#o.destroyTimeoutMs} ms`));
-        resolve();
-      }, this.#o.destroyTimeoutMs);
-      let result: void | Promise<void>;
-      try {
-        result = hook(value);
-      } catch (error) {
-        result = Promise.reject(error);
-      }
-      Promise.resolve(result).then(
-        () => {
-          this.#o.clock.clearTimeout(timer);
-          report();
-          resolve();
-        },
-        (error: unknown) => {
-          this.#o.clock.clearTimeout(timer);
-          report(error);
-          resolve();
-        },
-      );
-    });
-    this.#destroying.add(done);
-    void done.then(() => this.#destroying.delete(done));
-  }
-
-  // ---- housekeeping ------------------------------------------------------------------
-
-  #armReaper(): void {
-    if (this.#reapPending || this.#state !== OPEN) return;
-    this.#reapPending = true;
-    this.#reapTimer = this.#o.clock.setTimeout(() => this.#reap(), this.#o.reapIntervalMs, true);
-  }
-
-  #reap(): void {
-    this.#reapPending = false;
-    this.#reapTimer = undefined;
-    if (this.#state !== OPEN) return;
-    if (this.#o.autoscale !== undefined) this.#sampleUtilization();
-    const now = this.#o.clock.now();
-    for (const slot of [...this.#idle]) {
-      if (slot.idleSince === UNSTAMPED) slot.idleSince = now;
-      if (slot.expiresAt <= now) this.#destroy(slot, 'lifetime');
-      else if (now - slot.idleSince >= this.#o.idleTimeoutMs && this.#slots.size > this.#min) {
-        this.#destroy(slot, 'idle');
-      } else if (
-        this.#o.validate !== undefined &&
-        now - Math.max(slot.idleSince, slot.validatedAt) >= this.#o.validateIntervalMs
-      ) {
-        this.#removeIdle(slot);
-        void this.#validateIdle(slot);
-      }
-    }
-    // Leased resources past their lifetime take no new borrowers; they go when returned.
-    for (const slot of this.#slots) {
-      if (slot.leases > 0 && slot.retire === null && slot.expiresAt <= now)
-        slot.retire = 'lifetime';
-    }
-    this.#pump();
-    if (this.#slots.size > 0) this.#armReaper();
-  }
-
-  async #validateIdle(slot: Slot<T>): Promise<void> {
-    // A placeholder waiter that nobody waits on: the resource returns to the pool after.
-    const ghost = newWaiter<Lease<T>>(noop, noop, 0, 0, 0, undefined);
-    await this.#validateFor(slot, ghost);
-  }
-
-  // ---- autoscaling -------------------------------------------------------------------
-
-  #armAutoscale(): void {
-    this.#scaleTimer = this.#o.clock.setTimeout(
-      () => this.#autoscale(),
-      this.#o.autoscale!.intervalMs,
-      true,
-    );
-  }
-
-  #sampleUtilization(): void {
-    this.#utilSum += this.#leases / (this.#max * this.#o.maxLeasesPerResource);
-    this.#utilSamples++;
-  }
-
-  /**
-   * One autoscaling step: grow when the p99 wait of the last interval missed the target,
-   * shrink when utilisation stayed low (and waits were fine).
-   */
-  #autoscale(): void {
-    if (this.#state !== OPEN) return;
-    const a = this.#o.autoscale!;
-    this.#sampleUtilization();
-    const waits = summarize(this.#waits.take());
-    const utilization = this.#utilSum / this.#utilSamples;
-    this.#utilSum = this.#utilSamples = 0;
-    const max = this.#max;
-    if (waits.samples > 0 && waits.p99 > a.targetWaitMs && max < a.max) {
-      const to = Math.min(a.max, Math.max(max + 1, Math.ceil(max * a.upFactor)));
-      this.resize(
-        { max: to, min: Math.min(this.#min, to) },
-        `autoscale: p99 wait ${round(waits.p99)} ms > target ${a.targetWaitMs} ms`,
-      );
-    } else if (utilization < a.scaleDownUtilization && waits.p99 <= a.targetWaitMs && max > a.min) {
-      const to = Math.max(a.min, Math.min(max - 1, Math.floor(max * a.downFactor)));
-      this.resize(
-        { max: to, min: Math.min(this.#min, to) },
-        `autoscale: utilisation ${round(utilization * 100)}% < ${round(a.scaleDownUtilization * 100)}%`,
-      );
-    }
-    this.#armAutoscale();
-  }
-
-  // ---- shutting down -----------------------------------------------------------------
 
   async #drain(timeoutMs: number): Promise<void> {
     this.#state = DRAINING;
     const closed = new PoolClosedError(this.#o.name);
-    for (let w = this.#waiters.head; w !== null; w = this.#waiters.head) {
-      this.#settle(w);
-      w.reject(closed);
-    }
-    const clock = this.#o.clock;
-    clock.clearTimeout(this.#deadlineTimer);
-    clock.clearTimeout(this.#retryTimer);
-    clock.clearTimeout(this.#reapTimer);
-    clock.clearTimeout(this.#scaleTimer);
-    this.#retryPending = this.#reapPending = false;
-    this.#unwatchBreaker();
-    for (const job of [...this.#jobs]) {
-      this.#finishJob(job);
-      if (job.permit) this.#breaker!.releasePermit();
-      job.controller.abort(closed);
-    }
-    for (const slot of [...this.#idle]) this.#destroy(slot, 'drain');
+    this.#waiters.rejectAll(closed);
+    this.#creator.stop(closed);
+    this.#reaper.stop();
+    this.#autoscaler?.stop();
+    // Nobody will take a resource validated now: each validation is told to stop and then
+    // destroys its resource itself.
+    this.#hooks.stopChecks(closed);
+    for (const slot of this.#idle.snapshot()) this.#destroy(slot, 'drain');
     if (!this.#allBack() && timeoutMs > 0) {
-      await new Promise<void>((resolve) => {
-        const timer = clock.setTimeout(() => resolve(), timeoutMs);
-        const done = (): void => {
-          clock.clearTimeout(timer);
-          resolve();
-        };
-        this.#leasesBack = done;
-        this.#forceDrain = done;
+      await waitAtMost(this.#o.clock, timeoutMs, (done) => {
+        this.#leasesBack = this.#forceDrain = done;
       });
     }
     this.#leasesBack = this.#forceDrain = undefined;
-    // Forced: whatever is still out (leased, or mid reset or validation) is destroyed now;
-    // a later release of its lease is a no-op.
+    // A resource under a reset or validation is destroyed only once that hook let go of it,
+    // or after `destroyTimeoutMs` if it does not.
+    if (this.#hooks.running) await this.#hooks.settle(this.#o.destroyTimeoutMs);
+    // Forced: whatever is still out (leased, or under a hook past its grace) is destroyed
+    // now; a later release of its lease is a no-op.
     for (const slot of [...this.#slots]) this.#destroy(slot, 'drain');
-    while (this.#destroying.size > 0) await Promise.all(this.#destroying);
+    while (this.#hooks.destroying > 0) await this.#hooks.destroyed();
     this.#state = CLOSED;
   }
 
   /** No lease out and no reset running: a graceful drain may finish. */
   #allBack(): boolean {
-    return this.#leases === 0 && this.#resetting === 0;
+    return this.#leases === 0 && this.#hooks.resetting === 0;
   }
 
   #checkLeasesBack(): void {
@@ -1224,7 +558,9 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
     return {
       leased: this.#leases,
       idle: this.#idle.length,
-      creating: this.#jobs.size,
+      validating: this.#hooks.validating,
+      resetting: this.#hooks.resetting,
+      creating: this.#creator.size,
       waiting: this.#waiters.size,
       max: this.#max,
     };
@@ -1232,8 +568,6 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
 }
 
 const noop = (): void => {};
-const UNSTAMPED = Number.NEGATIVE_INFINITY;
-const round = (n: number): number => Math.round(n * 10) / 10;
 
 /**
  * Creates a resource pool.

@@ -1,3 +1,4 @@
+// What a pool reports: its stats snapshot, its typed events, and the samples behind them.
 import type { PoolState } from './errors.js';
 
 /** Summary of recent acquire waits, in milliseconds. */
@@ -13,12 +14,16 @@ export interface WaitSummary {
 export interface PoolStats {
   name: string;
   state: 'open' | 'draining' | 'closed';
-  /** Resources open or being created. */
+  /** Resources open or being created: `idle + active + validating + resetting + creating`. */
   size: number;
-  /** Resources with no borrower. */
+  /** Resources with no borrower, ready to lend. */
   idle: number;
   /** Resources with at least one borrower. */
   active: number;
+  /** Resources being validated (before a borrow, or the periodic check): neither idle nor leased. */
+  validating: number;
+  /** Resources being reset after their last borrower returned them: neither idle nor leased. */
+  resetting: number;
   /** Leases out (a shared resource counts once per borrower). */
   leased: number;
   /** `create` calls in flight. */
@@ -60,6 +65,19 @@ export interface PoolEvents<T> {
     to: { min: number; max: number };
     reason: string;
   }) => void;
+}
+
+/** @internal Counts since the pool was created, shared by the pool's parts. */
+export class Totals {
+  created = 0;
+  destroyed = 0;
+  acquired = 0;
+  released = 0;
+  timeouts = 0;
+  createErrors = 0;
+  validationFailures = 0;
+  exhausted = 0;
+  leaks = 0;
 }
 
 const WINDOW = 1024;

@@ -334,7 +334,7 @@ describe('retire from outside', () => {
       create: f.create,
       destroy: f.destroy,
       validate: () => new Promise<boolean>(() => {}),
-      createTimeoutMs: 1000,
+      validateTimeoutMs: 1000,
       max: 1,
       clock,
     });
