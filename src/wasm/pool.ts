@@ -198,19 +198,14 @@ export class WasmPool<I extends PooledInstance> implements AsyncDisposable {
    * @example
    * const sum = await pool.call('add', [2, 3]);
    */
-  async call(name: string, args: unknown[] = [], options?: WasmCallOptions): Promise<unknown> {
+  call(name: string, args: unknown[] = [], options?: WasmCallOptions): Promise<unknown> {
     let acquire: AcquireOptions | undefined;
     let call: { timeoutMs?: number; signal?: AbortSignal } | undefined;
     if (options !== undefined) {
-      checkObject('options', options);
-      checkKeys('WasmPool.call', options, CALL_KEYS);
-      if (options.timeoutMs !== undefined) {
-        if (!this.#o.worker) {
-          throw new TypeError(
-            "`timeoutMs` needs `isolation: 'worker'`: a wasm call on the main thread cannot be interrupted",
-          );
-        }
-        checkMs('timeoutMs', options.timeoutMs, 1);
+      try {
+        this.#checkCall(options);
+      } catch (error) {
+        return Promise.reject(error);
       }
       acquire = {};
       if (options.signal !== undefined) acquire.signal = options.signal;
@@ -220,7 +215,24 @@ export class WasmPool<I extends PooledInstance> implements AsyncDisposable {
       if (options.signal !== undefined) call.signal = options.signal;
       if (options.timeoutMs !== undefined) call.timeoutMs = options.timeoutMs;
     }
-    return this.use((inst) => inst.call(name, args, call), acquire);
+    // No async function and no `use` here: a call is the hot path of worker isolation,
+    // and every promise hop between a worker's reply and the next call is a hop it idles.
+    const lease = acquire === undefined ? this.pool.tryAcquire() : null;
+    if (lease !== null) return callOn(lease, name, args, call);
+    return this.acquire(acquire).then((l) => callOn(l, name, args, call));
+  }
+
+  #checkCall(options: WasmCallOptions): void {
+    checkObject('options', options);
+    checkKeys('WasmPool.call', options, CALL_KEYS);
+    if (options.timeoutMs !== undefined) {
+      if (!this.#o.worker) {
+        throw new TypeError(
+          "`timeoutMs` needs `isolation: 'worker'`: a wasm call on the main thread cannot be interrupted",
+        );
+      }
+      checkMs('timeoutMs', options.timeoutMs, 1);
+    }
   }
 
   /** A cheap snapshot: the managed pool's stats plus memory figures. */
@@ -315,6 +327,36 @@ export function createWasmPool(
   options: WasmPoolOptions<never>,
 ): WasmPool<WasmInstance<object>> | WasmPool<WasmWorkerInstance<object>> {
   return new WasmPool(options as WasmPoolOptions<WasmInstance<object>>) as never;
+}
+
+/** Runs one call on a borrowed instance and gives the instance back when it settles. */
+function callOn(
+  lease: Lease<PooledInstance>,
+  name: string,
+  args: unknown[],
+  options: { timeoutMs?: number; signal?: AbortSignal } | undefined,
+): Promise<unknown> {
+  let result: unknown;
+  try {
+    result = lease.value.call(name, args, options);
+  } catch (error) {
+    settle(lease);
+    return Promise.reject(error);
+  }
+  if (!(result instanceof Promise)) {
+    settle(lease);
+    return Promise.resolve(result);
+  }
+  return result.then(
+    (value) => {
+      settle(lease);
+      return value;
+    },
+    (error: unknown) => {
+      settle(lease);
+      throw error;
+    },
+  );
 }
 
 /** A broken instance goes back as destroyed: the destroy event then says `broken`. */
