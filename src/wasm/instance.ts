@@ -139,6 +139,11 @@ export class WasmInstance<E extends object = Record<string, unknown>> implements
     return this.#raw;
   }
 
+  /** What broke it (a trap, a host import's error, a timeout), or undefined. */
+  get brokenBy(): unknown {
+    return this.#broken;
+  }
+
   /** True once a call trapped or a host import threw. */
   get broken(): boolean {
     return this.#broken !== undefined;

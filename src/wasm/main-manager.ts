@@ -68,6 +68,9 @@ export function mainManager<E extends object>(
       budget.release(inst);
     },
     isBroken: (inst) => inst.broken,
+    // Nothing of an instance keeps the process alive: `allowExitOnIdle` has nothing to do.
+    ref: noop,
+    unref: noop,
     reset(inst) {
       inst.measure();
       admitReturn(context, inst);
@@ -90,3 +93,5 @@ function resetInstance(inst: WasmInstance<object>, strategy: ResetStrategy, pool
     throw instantiationError(pool, error);
   }
 }
+
+const noop = (): void => {};

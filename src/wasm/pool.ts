@@ -77,6 +77,8 @@ class PressureEmitter extends Emitter<{ memoryPressure: (e: MemoryPressureEvent)
 /** What a pooled instance offers whatever its isolation. */
 interface PooledInstance extends Tracked {
   readonly broken: boolean;
+  /** What broke it (a trap, an import's error, a timeout). */
+  readonly brokenBy: unknown;
   call(
     name: string,
     args: unknown[],
@@ -361,7 +363,8 @@ function callOn(
 
 /** A broken instance goes back as destroyed: the destroy event then says `broken`. */
 function settle(lease: Lease<PooledInstance>): void {
-  if (lease.value.broken) lease.destroy('broken');
+  const inst = lease.value;
+  if (inst.broken) lease.destroy(inst.brokenBy);
   else lease.release();
 }
 

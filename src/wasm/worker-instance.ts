@@ -130,6 +130,11 @@ export class WasmWorkerInstance<E extends object = Record<string, unknown>> impl
     return inst;
   }
 
+  /** What broke it (a trap, a host import's error, a timeout), or undefined. */
+  get brokenBy(): unknown {
+    return this.#broken;
+  }
+
   /** True once a call trapped, threw, timed out or was aborted, or the worker died. */
   get broken(): boolean {
     return this.#broken !== undefined;

@@ -26,6 +26,8 @@ export function workerManager(
 ): Manager<WasmWorkerInstance<object>> {
   const { budget, memoryLimitBytes } = context;
   let ids = 0;
+  // A reply may still arrive from a worker being terminated: it must not count again.
+  const closed = new WeakSet<WasmWorkerInstance<object>>();
   let functions: string[] | undefined;
   const manager: Manager<WasmWorkerInstance<object>> = {
     async connect(signal, retire) {
@@ -43,7 +45,7 @@ export function workerManager(
           clock: o.clock ?? realClock,
           callTimeoutMs: o.callTimeoutMs,
           measured: (i) => {
-            if (i.admitted || i.counted > 0) budget.update(i);
+            if (!closed.has(i) && (i.admitted || i.counted > 0)) budget.update(i);
           },
           retire,
         },
@@ -57,6 +59,7 @@ export function workerManager(
       return inst;
     },
     async close(inst) {
+      closed.add(inst);
       budget.release(inst);
       await inst.terminate();
     },
