@@ -180,7 +180,10 @@ export class WasmPool<I extends PooledInstance> implements AsyncDisposable {
    * const n = await pool.use((inst) => inst.exports.count());
    */
   async use<R>(fn: (instance: I) => R | Promise<R>, options?: AcquireOptions): Promise<R> {
-    const lease = this.pool.tryAcquire() ?? (await this.acquire(options));
+    // A free instance is taken without a promise; options (a signal, a priority) take the
+    // managed pool's own path, which checks them.
+    const lease =
+      (options === undefined ? this.pool.tryAcquire() : null) ?? (await this.acquire(options));
     try {
       const result = await fn(lease.value);
       settle(lease);
