@@ -193,6 +193,13 @@ export function resolveWasmOptions<I>(options: WasmPoolOptions<I>): ResolvedWasm
     workerImports =
       w instanceof URL ? w.href : /^(file|data):/.test(w) ? w : pathToFileURL(resolve(w)).href;
   }
+  for (const key of ['shared', 'maxLeasesPerResource', 'leaseLimit'] as const) {
+    if (options[key] !== undefined) {
+      throw new TypeError(
+        `\`${key}\` is not an option of a wasm pool: an instance serves one borrower at a time`,
+      );
+    }
+  }
   const managed: Record<string, unknown> = { name: 'wasm' };
   for (const key in options) {
     if (!(OWN as readonly string[]).includes(key)) {

@@ -541,6 +541,10 @@ describe('options', () => {
       () => createWasmPool({ module: STATEFUL, isolation: 'worker', imports: {} }),
       /workerImports/,
     );
+    assert.throws(
+      () => createWasmPool({ module: STATEFUL, maxLeasesPerResource: 2 } as never),
+      /one borrower at a time/,
+    );
   });
 
   test('timeoutMs on a main-thread call is refused: the call could not be interrupted', async () => {
