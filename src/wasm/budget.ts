@@ -189,6 +189,7 @@ export class MemoryBudget<C extends Tracked> implements ConnectionTracker<C> {
   }
 
   #fits(): boolean {
+    if (this.limit === Number.POSITIVE_INFINITY) return true;
     if (this.#expected === undefined) return this.#pending === 0;
     // With nothing open and nothing under way, nothing could ever make room: let one try.
     if (this.#used === 0 && this.#pending === 0) return true;

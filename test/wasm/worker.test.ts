@@ -132,6 +132,20 @@ describe('worker isolation', () => {
     await pool.close();
   });
 
+  test('a worker that cannot start its instance fails the acquire with ERR_WASM_WORKER_EXIT', async () => {
+    const pool = workerPool({
+      workerImports: new URL('./fixtures/no-such-file.mjs', import.meta.url),
+      breaker: false,
+    });
+    const error = await pool.acquire().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    assert.ok(isWeirError(error, 'ERR_WASM_WORKER_EXIT'), String(error));
+    assert.match(String((error as Error).cause), /no-such-file/);
+    await pool.close();
+  });
+
   test('reset runs in the worker before the next call', async () => {
     const pool = workerPool({ reset: 'snapshot', max: 1 });
     assert.equal(await pool.call('inc'), 1);
