@@ -10,7 +10,7 @@ import { WebAssembly } from './webassembly.js';
 /** The import object of an instance, or a function that makes one per instance. */
 export type WasmImports = WebAssembly.Imports | (() => WebAssembly.Imports);
 
-/** @internal What the memory budget keeps per instance, main thread or worker. */
+/** What the memory budget keeps per instance, on the main thread or in a worker. */
 export interface Tracked {
   /** Bytes of linear memory when last measured. */
   memoryBytes: number;
