@@ -6,8 +6,10 @@ import { Worker } from 'node:worker_threads';
 import type { Clock, TimerHandle } from '../internal/clock.js';
 import { abortReason, onAbort } from '../internal/signals.js';
 import {
+  isWasmAllocationFailure,
   WasmCallTimeoutError,
   WasmInstanceBrokenError,
+  WasmOutOfMemoryError,
   WasmTrapError,
   WasmWorkerExitError,
 } from './errors.js';
@@ -38,6 +40,8 @@ interface PendingCall {
 
 /** @internal How a worker instance is started. */
 export interface WorkerStart {
+  /** The pool's name, for messages. */
+  pool: string;
   id: number;
   module: WebAssembly.Module;
   functions: readonly string[];
@@ -211,7 +215,9 @@ export class WasmWorkerInstance<E extends object = Record<string, unknown>> impl
         return;
       case 'failed':
         this.#ready?.reject(
-          new WasmWorkerExitError('The worker failed to start its instance', m.error),
+          isWasmAllocationFailure(m.error)
+            ? new WasmOutOfMemoryError(this.#o.pool, m.error)
+            : new WasmWorkerExitError('The worker failed to start its instance', m.error),
         );
         return;
       case 'done': {

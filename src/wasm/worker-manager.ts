@@ -37,6 +37,7 @@ export function workerManager(
         .map((d) => d.name);
       const inst = await WasmWorkerInstance.start<object>(
         {
+          pool: context.name,
           id: ++ids,
           module: m,
           functions,

@@ -25,8 +25,21 @@ test("V8's `Cannot allocate Wasm memory` fails the acquire with ERR_WASM_OUT_OF_
     () => undefined,
     (e: unknown) => e,
   );
+  // The limit is the process's: a worker's instance is refused the same way.
+  const workers = createWasmPool({
+    module: STATEFUL,
+    isolation: 'worker',
+    workerImports: new URL('./fixtures/host-imports.mjs', import.meta.url),
+    breaker: false,
+  });
+  const inWorker = await workers.acquire().then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   hog.length = 0;
   assert.ok(isWeirError(error, 'ERR_WASM_OUT_OF_MEMORY'), String(error));
   assert.ok((error as Error).cause instanceof RangeError);
+  assert.ok(isWeirError(inWorker, 'ERR_WASM_OUT_OF_MEMORY'), String(inWorker));
   await pool.close();
+  await workers.close();
 });
