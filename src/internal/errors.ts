@@ -52,7 +52,15 @@ export type WeirErrorCode =
   | 'ERR_SSE_EVENT_TOO_LARGE'
   | 'ERR_SSE_STATUS'
   | 'ERR_SSE_CONTENT_TYPE'
-  | 'ERR_SSE_RETRIES_EXHAUSTED';
+  | 'ERR_SSE_RETRIES_EXHAUSTED'
+  // weir/wasm
+  | 'ERR_WASM_COMPILE'
+  | 'ERR_WASM_TRAP'
+  | 'ERR_WASM_INSTANCE_BROKEN'
+  | 'ERR_WASM_OUT_OF_MEMORY'
+  | 'ERR_WASM_MEMORY_LIMIT'
+  | 'ERR_WASM_CALL_TIMEOUT'
+  | 'ERR_WASM_WORKER_EXIT';
 
 // A registry-wide brand, so that two copies of weir loaded in one process still
 // recognise each other's errors (undici does the same).
