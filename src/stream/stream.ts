@@ -42,6 +42,16 @@ export interface RunOptions {
    * upstream source is closed and in-flight `map` calls see their signal abort.
    */
   signal?: AbortSignal | undefined;
+  /**
+   * Called with the error of a source's cleanup (its iterator's `return()`, a
+   * ReadableStream's `cancel()`) that failed after the pipeline stopped early. The
+   * terminal's own outcome (its result, the consumer's error, the abort reason) never
+   * changes for it: a source parked in an `await` runs its cleanup only once that
+   * settles, long after the terminal returned.
+   * @default none: the error becomes an unhandled promise rejection
+   * (`process.on('unhandledRejection')`), as would any failure nobody awaits.
+   */
+  onCleanupError?: ((error: unknown) => void) | undefined;
 }
 
 /** Options of {@link Stream.map}. */
@@ -108,7 +118,11 @@ const STOP: unique symbol = Symbol('stop');
  * through, one at a time, so a slow consumer slows the source. Each terminal runs the
  * pipeline afresh from its source. Stopping early (`take`, `first`, `break`, an abort, an
  * error downstream) closes every upstream source; an error upstream reaches the consumer
- * once.
+ * once. The consumer waits for a source's cleanup only when the source can run it now: a
+ * source still busy with a pull (one that `map({ concurrency })`, `buffer` or `batch`
+ * made ahead, which may be parked in an `await` for good) has its `return()` called, and
+ * control comes back at once. A cleanup that fails goes to `onCleanupError` (see
+ * {@link RunOptions}) and never changes what the terminal returns.
  *
  * Over a synchronous source, operators with synchronous callbacks run as one fused loop:
  * no promise per item and no microtask per operator.
@@ -379,9 +393,10 @@ export class Stream<T> implements AsyncIterable<T> {
    * A Node `Readable` (object mode) that pulls from this stream as it is read; destroying
    * it closes the pipeline.
    */
-  toReadable(options?: { highWaterMark?: number; signal?: AbortSignal }): Readable {
+  toReadable(options?: RunOptions & { highWaterMark?: number | undefined }): Readable {
     checkObject('options', options);
-    return Readable.from(this.values({ signal: options?.signal }), {
+    const run = { signal: options?.signal, onCleanupError: options?.onCleanupError };
+    return Readable.from(this.values(run), {
       objectMode: true,
       highWaterMark: options?.highWaterMark ?? 1,
     });
@@ -409,16 +424,21 @@ export class Stream<T> implements AsyncIterable<T> {
   }
 
   /**
-   * An async iterator over the items. `break` (its `return()`) closes the pipeline.
-   * @throws `next()` rejects with `signal.reason` on abort, or the pipeline's error (once).
+   * An async iterator over the items. `break` (its `return()`) closes the pipeline, and
+   * resolves at once if a `next()` is still waiting on it.
+   * @throws `next()` rejects with `signal.reason` on abort, or the pipeline's error (once);
+   * `TypeError` at once for a bad option.
    */
   values(options?: RunOptions): AsyncIterableIterator<T> {
     checkObject('options', options);
     const signal = checkSignal(options?.signal);
+    const onCleanupError = cleanupHook(options);
     let run: Run | undefined;
     let pull: Pull<T> | undefined;
     let finished = false;
     let busy: Promise<unknown> | undefined;
+    // A next() is waiting on the pipeline: return() must not wait on a source parked in it.
+    let waiting = false;
     const end = (): void => {
       finished = true;
       run?.dispose();
@@ -430,15 +450,18 @@ export class Stream<T> implements AsyncIterable<T> {
           finished = true;
           throw abortReason(signal);
         }
-        run = new Run(signal);
+        run = new Run(signal, onCleanupError);
         pull = this.#open(run);
       }
       let r: Step<T>;
       try {
         let p = pull.next();
+        waiting = true;
         while (p instanceof Suspend) p = p.resume(await run.wait(p.wait));
         r = isPending(p) ? await run.wait(p) : p;
+        waiting = false;
       } catch (error) {
+        waiting = false;
         const aborted = signal?.aborted === true;
         run.abort(error);
         end();
@@ -462,7 +485,8 @@ export class Stream<T> implements AsyncIterable<T> {
         if (!finished && pull !== undefined && run !== undefined) {
           finished = true;
           run.abort(stoppedEarly());
-          await closeQuietly(pull);
+          if (waiting) void closeQuietly(pull);
+          else await closeQuietly(pull);
           run.dispose();
         }
         finished = true;
@@ -496,8 +520,9 @@ export class Stream<T> implements AsyncIterable<T> {
   ): Promise<void> {
     checkObject('options', options);
     const signal = checkSignal(options?.signal);
+    const onCleanupError = cleanupHook(options);
     if (signal?.aborted) throw abortReason(signal);
-    const run = new Run(signal);
+    const run = new Run(signal, onCleanupError);
     const each = makeEach(run);
     const pull = this.#open(run);
     let pulling = false;
@@ -530,6 +555,10 @@ export class Stream<T> implements AsyncIterable<T> {
       run.dispose();
     }
   }
+}
+
+function cleanupHook(options: RunOptions | undefined): ((error: unknown) => void) | undefined {
+  return checkFn<(error: unknown) => void>('onCleanupError', options?.onCleanupError, false);
 }
 
 function stoppedEarly(): DOMException {
