@@ -1,6 +1,6 @@
 import { checkInt, checkObject } from '../internal/options.js';
 import { abortReason, checkSignal, onAbort } from '../internal/signals.js';
-import { completed, settle, spend, spent } from './coop.js';
+import { later, settle, spend, yielding } from './coop.js';
 import { ChannelClosedError } from './errors.js';
 import { type Linked, WaitList } from './wait-list.js';
 
@@ -62,7 +62,7 @@ export const kOnClose: unique symbol = Symbol('weir.channel.onClose');
  *
  * Operations that complete at once resume their callers on microtasks, which would let
  * tasks exchanging values flat out hold the event loop (timers, I/O) for as long as they
- * run. So channels share a budget of time: once operations have run for about 2 ms
+ * run. So channels share a budget of time: once operations have run for about 1 ms
  * without the event loop turning, the results of operations (and the wakes of waiting
  * peers) are delivered after one turn of it, as with `setImmediate`. Every value still
  * arrives, in order; only when its receiver resumes changes. `trySend`/`tryReceive` never
@@ -119,9 +119,7 @@ export class Channel<T> implements AsyncIterable<T>, Disposable {
     const signal = options === undefined ? undefined : waitSignal(options);
     if (signal?.aborted) return Promise.reject(abortReason(signal));
     if (this.#closed) return Promise.reject(sendOnClosed());
-    if (this[kPut](value)) {
-      return spend() ? RESOLVED : completed(undefined);
-    }
+    if (this[kPut](value)) return yielding ? later(undefined) : RESOLVED;
     return new Promise<void>((resolve, reject) => {
       const w = waiter<T>(value, resolve, reject);
       this.#senders.push(w);
@@ -141,9 +139,7 @@ export class Channel<T> implements AsyncIterable<T>, Disposable {
    */
   trySend(value: T): boolean {
     if (this.#closed) throw sendOnClosed();
-    if (!this[kPut](value)) return false;
-    if (!spend()) spent();
-    return true;
+    return this[kPut](value);
   }
 
   /**
@@ -159,9 +155,7 @@ export class Channel<T> implements AsyncIterable<T>, Disposable {
     const signal = options === undefined ? undefined : waitSignal(options);
     if (signal?.aborted) return Promise.reject(abortReason(signal));
     const r = this[kTake]();
-    if (r !== undefined) {
-      return spend() ? Promise.resolve(r) : completed(r);
-    }
+    if (r !== undefined) return yielding ? later(r) : Promise.resolve(r);
     return new Promise<Received<T>>((resolve, reject) => {
       const w = waiter<T>(undefined, resolve, reject);
       this.#receivers.push(w);
@@ -180,9 +174,7 @@ export class Channel<T> implements AsyncIterable<T>, Disposable {
    * `undefined` when nothing is ready yet.
    */
   tryReceive(): Received<T> | undefined {
-    const r = this[kTake]();
-    if (r !== undefined && !spend()) spent();
-    return r;
+    return this[kTake]();
   }
 
   /**
@@ -258,6 +250,7 @@ export class Channel<T> implements AsyncIterable<T>, Disposable {
   /** @internal Takes a value without waiting; undefined when none is ready and still open. */
   [kTake](): Received<T> | undefined {
     if (this.#len > 0) {
+      spend();
       const buf = this.#buf;
       const value = buf[this.#head] as T;
       buf[this.#head] = undefined;
@@ -273,21 +266,26 @@ export class Channel<T> implements AsyncIterable<T>, Disposable {
     }
     const s = this.#senders.shift();
     if (s !== null) {
+      spend();
       const value = s.value as T;
       wake(s, undefined);
       return { done: false, value };
     }
-    return this.#closed ? DONE : undefined;
+    if (!this.#closed) return undefined;
+    spend();
+    return DONE;
   }
 
   /** @internal Hands `value` to a waiting receiver or the buffer; false if it must wait. */
   [kPut](value: T): boolean {
     const r = this.#receivers.shift();
     if (r !== null) {
+      spend();
       wake(r, { done: false, value });
       return true;
     }
     if (this.#len < this.#capacity) {
+      spend();
       this.#append(value);
       return true;
     }

@@ -16,7 +16,7 @@ import {
   type Waiter,
   waiter,
 } from './channel.js';
-import { completed, settle, spend } from './coop.js';
+import { later, settle, spend, yielding } from './coop.js';
 import { ChannelClosedError } from './errors.js';
 
 /** A receive case for {@link select}, made by {@link recv}. */
@@ -109,7 +109,7 @@ const DEFAULT: DefaultResult = Object.freeze({ index: -1, done: false, value: un
  * Waits on several sends and receives at once and performs exactly one. When several
  * cases are ready it picks one uniformly at random, so no case starves. With
  * `default: true` it never waits. Like every channel operation, a select that completes at
- * once lets the event loop run first when a run of operations has held it for about 2 ms
+ * once lets the event loop run first when a run of operations has held it for about 1 ms
  * (see {@link Channel}). A select that times out or is aborted leaves no
  * registration behind on any channel, and a send case that is not picked never delivers.
  *
@@ -167,16 +167,17 @@ export function select(
     if (c.op === 'receive') {
       const r = c.channel[kTake]() as Received<unknown>;
       const result = { index: pick, done: r.done === true, value: r.value };
-      return spend() ? Promise.resolve(result) : completed(result);
+      return yielding ? later(result) : Promise.resolve(result);
     }
     if (c.channel.closed) return Promise.reject(closedSend());
     c.channel[kPut](c.value);
     const result = { index: pick, done: false, value: undefined };
-    return spend() ? Promise.resolve(result) : completed(result);
+    return yielding ? later(result) : Promise.resolve(result);
   }
   if (options?.default === true) {
     // A loop polling with `default` is a run too, and must not starve the peers it polls.
-    return spend() ? Promise.resolve(DEFAULT) : completed(DEFAULT);
+    spend();
+    return yielding ? later(DEFAULT) : Promise.resolve(DEFAULT);
   }
 
   return new Promise((resolve, reject) => {
