@@ -10,9 +10,12 @@
 // Each cell is the median / the worst of the runs. A channel that only ever resumes its callers on
 // microtasks shows every delay equal to the whole run.
 //
-//   npm run build --silent && node --import tsx bench/faults/channel-fairness.ts
+//   npm run build --silent && TSX_TSCONFIG_PATH=tsconfig.build.json \
+//     node --import tsx bench/faults/channel-fairness.ts
 //
-// Bounded: a fixed number of messages per run and a fixed number of runs.
+// (the build's tsconfig maps `weir/channel` to the built package, as `npm run bench` does;
+// without it tsx resolves it to the sources). Bounded: a fixed number of messages per run
+// and a fixed number of runs; MESSAGES and RUNS in the environment change them.
 import { readFile, stat } from 'node:fs';
 import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
