@@ -29,11 +29,14 @@ export const coop: { now: () => number; sliceMs: number } = {
 };
 
 const MAX_WINDOW = 1 << 24;
+// Transfers before the first reads of a run, whose pace is not known yet: few, since an
+// operation may come with a lot of work of its caller's.
+const FIRST_WINDOW = 16;
 
-// Operations until the next clock read; <= 0 while a read is due or the loop is owed a turn.
-let left = 64;
-// Operations between the last two reads, and in the last whole slice.
-let window = 64;
+// Transfers until the next clock read; <= 0 while a read is due or the loop is owed a turn.
+let left = FIRST_WINDOW;
+// Transfers between the last two reads, and in the last whole slice.
+let window = FIRST_WINDOW;
 let perSlice = 0;
 let opsInSlice = 0;
 let armed = false;
@@ -71,11 +74,12 @@ function check(): void {
     return;
   }
   // The next read half a slice on, or just past the slice's end if that comes sooner, at
-  // the rate of the last window.
+  // the rate of the last window; growing at most eightfold, since a window of cheap
+  // operations (a burst of trySend) says little about the ones that follow.
   const dt = now - lastRead;
   const ahead = 1.1 * Math.min(slice - elapsed, slice / 2);
-  const ops = dt > 0 ? (window * ahead) / dt : MAX_WINDOW;
-  window = Math.max(1, Math.min(MAX_WINDOW, Math.ceil(ops)));
+  const grown = Math.min(MAX_WINDOW, window * 8);
+  window = dt > 0 ? Math.max(1, Math.min(grown, Math.ceil((window * ahead) / dt))) : grown;
   lastRead = now;
   left = window;
 }
@@ -91,7 +95,7 @@ function startSlice(now: number): void {
 
 /** @internal Starts the budget afresh (tests, so that counts do not depend on earlier runs). */
 export function resetBudget(): void {
-  window = left = 64;
+  window = left = FIRST_WINDOW;
   perSlice = 0;
 }
 
@@ -99,9 +103,12 @@ export function resetBudget(): void {
 function turned(): void {
   const list = held;
   if (!yielding) {
-    // The run ended (or paused) on its own before its slice did: the next operation that
-    // runs out of budget starts a new one.
+    // The run ended (or paused) on its own before its slice did. The next one may go at
+    // another pace, so it starts afresh: the rate seen here would misjudge its first read.
     armed = false;
+    perSlice = 0;
+    if (left > FIRST_WINDOW) left = FIRST_WINDOW;
+    window = left;
     return;
   }
   yielding = false;

@@ -58,7 +58,7 @@ async function messagesPerTurn(exchange: Exchange, capacity: number) {
   return { first: turns[0] ?? messages, most, turns: turns.length };
 }
 
-// One slice is 500 messages of fake time. The clock is read 64 operations in, then half a
+// One slice is 500 messages of fake time. The clock is read 16 transfers in, then half a
 // slice on and again just past the slice's end (10 % past it, from the rate seen), so the
 // loop turns after 500 to 600 messages, plus what a buffer lets trySend/tryReceive (which
 // cannot be held back) move after that.
@@ -244,5 +244,34 @@ describe('polling', () => {
       if (r.index === 0 && !r.done) got.push(r.value);
     }
     assert.deepEqual(got, [0, 1, 2, 3, 4]);
+  });
+});
+
+describe('a new run after a quiet spell', () => {
+  test('is judged afresh, not by the pace of an earlier fast run', async () => {
+    // A fast run (1 µs a message) teaches the budget to read the clock rarely.
+    await messagesPerTurn(sendReceive, 64);
+    await turn();
+    // A slow run (0.1 ms a message) must still give the loop its turn within a slice or so.
+    const ch = new Channel<number>(64);
+    let messages = 0;
+    let atTurn = -1;
+    setImmediate(() => {
+      atTurn = messages;
+    });
+    const producer = async (): Promise<void> => {
+      for (let i = 0; i < 200; i++) await ch.send(i);
+      ch.close();
+    };
+    const consumer = async (): Promise<void> => {
+      for await (const _ of ch) {
+        messages++;
+        fakeNow += 0.1;
+      }
+    };
+    await Promise.all([producer(), consumer()]);
+    const slice = coop.sliceMs / 0.1;
+    // 16 transfers (8 messages) before the first read, 8 more before the next.
+    assert.ok(atTurn >= 0 && atTurn <= slice + 16 + 1, `first turn after ${atTurn} messages`);
   });
 });
