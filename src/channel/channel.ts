@@ -1,5 +1,6 @@
 import { checkInt, checkKeys, checkObject, optionKeys } from '../internal/options.js';
 import { abortReason, checkSignal, onAbort } from '../internal/signals.js';
+import { later, settle, spend, yielding } from './coop.js';
 import { ChannelClosedError } from './errors.js';
 import { type Linked, WaitList } from './wait-list.js';
 
@@ -61,6 +62,14 @@ export const kOnClose: unique symbol = Symbol('weir.channel.onClose');
  * A channel is an async iterable: `for await` ends once it is closed and drained, and
  * breaking out of the loop does not close it.
  *
+ * Operations that complete at once resume their callers on microtasks, which would let
+ * tasks exchanging values flat out hold the event loop (timers, I/O) for as long as they
+ * run. So channels share a budget of time: once operations have run for about 1 ms
+ * without the event loop turning, the results of operations (and the wakes of waiting
+ * peers) are delivered after one turn of it, as with `setImmediate`. Every value still
+ * arrives, in order; only when its receiver resumes changes. `trySend`/`tryReceive` never
+ * wait, so a loop of them alone cannot be interrupted.
+ *
  * @throws {TypeError|RangeError} when `capacity` is not an integer >= 0.
  * @example
  * const ch = new Channel<number>(16);
@@ -112,7 +121,7 @@ export class Channel<T> implements AsyncIterable<T>, Disposable {
     const signal = options === undefined ? undefined : waitSignal(options);
     if (signal?.aborted) return Promise.reject(abortReason(signal));
     if (this.#closed) return Promise.reject(sendOnClosed());
-    if (this[kPut](value)) return RESOLVED;
+    if (this[kPut](value)) return yielding ? later(undefined) : RESOLVED;
     return new Promise<void>((resolve, reject) => {
       const w = waiter<T>(value, resolve, reject);
       this.#senders.push(w);
@@ -148,7 +157,7 @@ export class Channel<T> implements AsyncIterable<T>, Disposable {
     const signal = options === undefined ? undefined : waitSignal(options);
     if (signal?.aborted) return Promise.reject(abortReason(signal));
     const r = this[kTake]();
-    if (r !== undefined) return Promise.resolve(r);
+    if (r !== undefined) return yielding ? later(r) : Promise.resolve(r);
     return new Promise<Received<T>>((resolve, reject) => {
       const w = waiter<T>(undefined, resolve, reject);
       this.#receivers.push(w);
@@ -243,6 +252,7 @@ export class Channel<T> implements AsyncIterable<T>, Disposable {
   /** @internal Takes a value without waiting; undefined when none is ready and still open. */
   [kTake](): Received<T> | undefined {
     if (this.#len > 0) {
+      spend();
       const buf = this.#buf;
       const value = buf[this.#head] as T;
       buf[this.#head] = undefined;
@@ -258,21 +268,26 @@ export class Channel<T> implements AsyncIterable<T>, Disposable {
     }
     const s = this.#senders.shift();
     if (s !== null) {
+      spend();
       const value = s.value as T;
       wake(s, undefined);
       return { done: false, value };
     }
-    return this.#closed ? DONE : undefined;
+    if (!this.#closed) return undefined;
+    spend();
+    return DONE;
   }
 
   /** @internal Hands `value` to a waiting receiver or the buffer; false if it must wait. */
   [kPut](value: T): boolean {
     const r = this.#receivers.shift();
     if (r !== null) {
+      spend();
       wake(r, { done: false, value });
       return true;
     }
     if (this.#len < this.#capacity) {
+      spend();
       this.#append(value);
       return true;
     }
@@ -337,7 +352,7 @@ function waiter<T>(
 function wake<T>(w: Waiter<T>, result: Received<T> | undefined): void {
   if (w.sel === null) {
     w.dispose();
-    (w.resolve as (r: Received<T> | undefined) => void)(result);
+    settle(w.resolve as (r: Received<T> | undefined) => void, result);
   } else w.sel.fire(w as Waiter<unknown>, result as Received<unknown> | undefined);
 }
 

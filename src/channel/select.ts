@@ -16,6 +16,7 @@ import {
   type Waiter,
   waiter,
 } from './channel.js';
+import { later, settle, spend, yielding } from './coop.js';
 import { ChannelClosedError } from './errors.js';
 
 /** A receive case for {@link select}, made by {@link recv}. */
@@ -109,7 +110,9 @@ const DEFAULT: DefaultResult = Object.freeze({ index: -1, done: false, value: un
 /**
  * Waits on several sends and receives at once and performs exactly one. When several
  * cases are ready it picks one uniformly at random, so no case starves. With
- * `default: true` it never waits. A select that times out or is aborted leaves no
+ * `default: true` it never waits. Like every channel operation, a select that completes at
+ * once lets the event loop run first when a run of operations has held it for about 1 ms
+ * (see {@link Channel}). A select that times out or is aborted leaves no
  * registration behind on any channel, and a send case that is not picked never delivers.
  *
  * @returns `{ index, done, value }`: the index of the case performed; for a receive,
@@ -166,13 +169,19 @@ export function select(
     const c = cases[pick]!;
     if (c.op === 'receive') {
       const r = c.channel[kTake]() as Received<unknown>;
-      return Promise.resolve({ index: pick, done: r.done === true, value: r.value });
+      const result = { index: pick, done: r.done === true, value: r.value };
+      return yielding ? later(result) : Promise.resolve(result);
     }
     if (c.channel.closed) return Promise.reject(closedSend());
     c.channel[kPut](c.value);
-    return Promise.resolve({ index: pick, done: false, value: undefined });
+    const result = { index: pick, done: false, value: undefined };
+    return yielding ? later(result) : Promise.resolve(result);
   }
-  if (options?.default === true) return Promise.resolve(DEFAULT);
+  if (options?.default === true) {
+    // A loop polling with `default` is a run too, and must not starve the peers it polls.
+    spend();
+    return yielding ? later(DEFAULT) : Promise.resolve(DEFAULT);
+  }
 
   return new Promise((resolve, reject) => {
     const waiters: Waiter<unknown>[] = [];
@@ -189,7 +198,7 @@ export function select(
     const sel: Selector = {
       fire(w, result) {
         finish();
-        resolve({
+        settle(resolve, {
           index: w.index,
           done: result?.done === true,
           value: result?.value,

@@ -1,5 +1,5 @@
 import type { Clock, TimerHandle } from '../internal/clock.js';
-import { DONE, isPending, type Pull, type Step, settle } from './pull.js';
+import { closeQuietly, DONE, isPending, type Pull, type Step, settle } from './pull.js';
 
 /**
  * @internal `batch(size, { maxWaitMs })`: groups items into arrays of `size`; the last one
@@ -46,7 +46,11 @@ export class BatchPull<T> implements Pull<T[]> {
     this.#closed = true;
     this.#batch = [];
     this.#clock.clearTimeout(this.#timer);
-    if (!this.#upDone) return this.#up.return();
+    if (this.#upDone) return;
+    // A pull carried over from a timed-out batch is still pending: see
+    // ConcurrentMapPull.return, never wait on an upstream parked in it.
+    if (this.#pending !== null) void closeQuietly(this.#up);
+    else return this.#up.return();
   }
 
   // Adds a pulled item; true when the batch is full.

@@ -1,4 +1,4 @@
-import { DONE, isPending, type Pull, type Step, settle } from './pull.js';
+import { closeQuietly, DONE, isPending, type Pull, type Step, settle } from './pull.js';
 
 /**
  * @internal `buffer(n)`: keeps pulling the upstream while the consumer is busy, until `n`
@@ -42,7 +42,10 @@ export class BufferPull<T> implements Pull<T> {
     const w = this.#waiter;
     this.#waiter = null;
     w?.resolve(DONE);
-    if (!this.#upDone) return this.#up.return();
+    if (this.#upDone) return;
+    // See ConcurrentMapPull.return: never wait on an upstream parked in our own pull.
+    if (this.#pulling) void closeQuietly(this.#up);
+    else return this.#up.return();
   }
 
   #take(): Step<T> | undefined {

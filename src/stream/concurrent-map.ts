@@ -72,7 +72,11 @@ export class ConcurrentMapPull<T, U> implements Pull<U> {
     this.#controller.abort();
     this.#detach();
     this.#settleWaiter();
-    if (!this.#upDone && !this.#failed) return this.#up.return();
+    if (this.#upDone || this.#failed) return;
+    // With a pull of ours pending the upstream may be parked in it, and its return() may
+    // wait for that pull forever: call it, but give control back now.
+    if (this.#pulling) void closeQuietly(this.#up);
+    else return this.#up.return();
   }
 
   #take(): Step<U> | undefined {

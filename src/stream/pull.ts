@@ -67,7 +67,11 @@ export function isPending<T>(r: Pulled<T>): r is Promise<Step<T>> {
   return r instanceof Promise;
 }
 
-/** @internal Calls `pull.return()`, swallowing its failure: an earlier error or exit wins. */
+/**
+ * @internal Calls `pull.return()`, swallowing its failure: an earlier error or exit wins.
+ * Sources report their own cleanup failures to the run (see {@link Run.cleanupFailed}), so
+ * what is swallowed here is at most a stage's.
+ */
 export function closeQuietly(pull: Pull<unknown>): void | Promise<void> {
   try {
     const r = pull.return();
@@ -91,9 +95,11 @@ export class Run {
   readonly #dispose: () => void;
   readonly #disposeWait: () => void;
   readonly #outer: AbortSignal | undefined;
+  readonly #onCleanupError: ((error: unknown) => void) | undefined;
   #reject: ((e: unknown) => void) | undefined = undefined;
 
-  constructor(outer: AbortSignal | undefined) {
+  constructor(outer: AbortSignal | undefined, onCleanupError?: (error: unknown) => void) {
+    this.#onCleanupError = onCleanupError;
     const { controller, dispose } = childController(outer);
     this.#controller = controller;
     this.signal = controller.signal;
@@ -126,6 +132,25 @@ export class Run {
     this.#reject = undefined;
     this.#dispose();
     this.#disposeWait();
+  }
+
+  /**
+   * A source's cleanup (`return()`, `cancel()`) failed. The consumer may be long gone (a
+   * source parked in an `await` runs its cleanup only when that settles), and its outcome
+   * is already decided, so the failure goes to the caller's `onCleanupError`, or else
+   * becomes an unhandled rejection: what Node does with any rejection nobody awaits.
+   */
+  cleanupFailed(error: unknown): void {
+    const hook = this.#onCleanupError;
+    if (hook === undefined) {
+      void Promise.reject(error);
+      return;
+    }
+    try {
+      hook(error);
+    } catch (hookError) {
+      void Promise.reject(hookError);
+    }
   }
 
   /** Throws the caller's abort reason if it has aborted. */

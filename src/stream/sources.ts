@@ -1,6 +1,6 @@
 import { Channel } from '../channel/channel.js';
 import { describe } from '../internal/errors.js';
-import { DONE, isThenable, type Pull, type Run, type Step } from './pull.js';
+import { DONE, isThenable, noop, type Pull, type Run, type Step } from './pull.js';
 
 /** Anything `stream()` accepts. */
 export type Source<T> =
@@ -12,12 +12,17 @@ export type Source<T> =
 /** @internal How a Stream exposes its opener to `stream()` and other stages. */
 export const kOpen: unique symbol = Symbol('weir.stream.open');
 
+// Every source's return() hands a failure of its cleanup to the run and never throws or
+// rejects itself, so a stage may call it without waiting (see BufferPull) and lose nothing.
+
 // Sync iterators: each next() is a plain call. A promise among the values is awaited, as
 // `for await` over a sync iterable does.
 class IteratorPull<T> implements Pull<T> {
   readonly #it: Iterator<unknown>;
-  constructor(it: Iterator<unknown>) {
+  readonly #run: Run;
+  constructor(it: Iterator<unknown>, run: Run) {
     this.#it = it;
+    this.#run = run;
   }
   next(): Step<T> | Promise<Step<T>> {
     const r = this.#it.next();
@@ -27,7 +32,11 @@ class IteratorPull<T> implements Pull<T> {
     return r as Step<T>;
   }
   return(): void {
-    this.#it.return?.();
+    try {
+      this.#it.return?.();
+    } catch (error) {
+      this.#run.cleanupFailed(error);
+    }
   }
 }
 
@@ -54,10 +63,15 @@ class ArrayPull<T> implements Pull<T> {
   }
 }
 
+// An async generator parked in an `await` queues a return() behind its pending next(), so
+// the promise of return() may never settle: stages that keep a pull of their own pending
+// do not wait for it (see ConcurrentMapPull.return).
 class AsyncIteratorPull<T> implements Pull<T> {
   readonly #it: AsyncIterator<T>;
-  constructor(it: AsyncIterator<T>) {
+  readonly #run: Run;
+  constructor(it: AsyncIterator<T>, run: Run) {
     this.#it = it;
+    this.#run = run;
   }
   next(): Promise<Step<T>> {
     // Stages test for native promises only, so a foreign thenable is adopted here once.
@@ -65,16 +79,25 @@ class AsyncIteratorPull<T> implements Pull<T> {
     return (r instanceof Promise ? r : Promise.resolve(r)) as Promise<Step<T>>;
   }
   return(): Promise<void> | undefined {
-    const r = this.#it.return?.();
-    return r === undefined ? undefined : Promise.resolve(r).then(() => undefined);
+    let r: unknown;
+    try {
+      r = this.#it.return?.();
+    } catch (error) {
+      this.#run.cleanupFailed(error);
+      return;
+    }
+    if (!isThenable(r)) return;
+    return Promise.resolve(r).then(noop, (error: unknown) => this.#run.cleanupFailed(error));
   }
 }
 
 class ReaderPull<T> implements Pull<T> {
   readonly #reader: ReadableStreamDefaultReader<T>;
+  readonly #run: Run;
   #done = false;
-  constructor(rs: ReadableStream<T>) {
+  constructor(rs: ReadableStream<T>, run: Run) {
     this.#reader = rs.getReader();
+    this.#run = run;
   }
   next(): Promise<Step<T>> {
     return this.#reader.read().then(
@@ -98,6 +121,8 @@ class ReaderPull<T> implements Pull<T> {
     this.#done = true;
     try {
       await this.#reader.cancel();
+    } catch (error) {
+      this.#run.cleanupFailed(error);
     } finally {
       this.#reader.releaseLock();
     }
@@ -127,17 +152,17 @@ export function openSource<T>(source: unknown, run: Run): Pull<T> {
     if (Array.isArray(source)) return new ArrayPull<T>(source);
     if (source instanceof Channel) return new ChannelPull<T>(source as Channel<T>, run);
     if (typeof (source as ReadableStream).getReader === 'function' && !isNodeReadable(source)) {
-      return new ReaderPull<T>(source as ReadableStream<T>);
+      return new ReaderPull<T>(source as ReadableStream<T>, run);
     }
     if (Symbol.asyncIterator in source) {
-      return new AsyncIteratorPull<T>((source as AsyncIterable<T>)[Symbol.asyncIterator]());
+      return new AsyncIteratorPull<T>((source as AsyncIterable<T>)[Symbol.asyncIterator](), run);
     }
   }
   if (
     (typeof source === 'object' && source !== null && Symbol.iterator in source) ||
     typeof source === 'string'
   ) {
-    return new IteratorPull<T>((source as Iterable<unknown>)[Symbol.iterator]());
+    return new IteratorPull<T>((source as Iterable<unknown>)[Symbol.iterator](), run);
   }
   throw new TypeError(
     `Expected a stream source (an iterable, async iterable, Node Readable, ReadableStream or Channel), got ${describe(source)}`,

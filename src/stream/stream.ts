@@ -1,15 +1,8 @@
 import type { Writable } from 'node:stream';
 import { Readable } from 'node:stream';
 import { Channel } from '../channel/channel.js';
-import { type Clock, realClock } from '../internal/clock.js';
-import {
-  checkFn,
-  checkInt,
-  checkKeys,
-  checkMs,
-  checkObject,
-  optionKeys,
-} from '../internal/options.js';
+import { realClock } from '../internal/clock.js';
+import { checkFn, checkInt, checkKeys, checkMs, checkObject } from '../internal/options.js';
 import { abortReason, checkSignal } from '../internal/signals.js';
 import { BatchPull } from './batch.js';
 import { BufferPull } from './buffer.js';
@@ -27,6 +20,23 @@ import {
   tapOp,
 } from './fused.js';
 import {
+  BATCH_KEYS,
+  type BatchOptions,
+  type Destination,
+  MAP_KEYS,
+  type MapOptions,
+  PIPE_KEYS,
+  type PipeOptions,
+  RATE_LIMIT_KEYS,
+  type RateLimitOptions,
+  READABLE_KEYS,
+  type Recovery,
+  RUN_KEYS,
+  type RunOptions,
+  TIMEOUT_KEYS,
+  type TimeoutOptions,
+} from './options.js';
+import {
   closeQuietly,
   DONE,
   isPending,
@@ -42,81 +52,16 @@ import { pipeToChannel, pipeToWritable, pipeToWritableStream } from './sinks.js'
 import { isSource, kOpen, openSource, type Source } from './sources.js';
 import { RateLimitPull, TimeoutPull } from './timing.js';
 
-/** Options of every terminal and of the iterator. */
-export interface RunOptions {
-  /**
-   * Aborting it stops the pipeline: the terminal rejects with `signal.reason`, every
-   * upstream source is closed and in-flight `map` calls see their signal abort.
-   */
-  signal?: AbortSignal | undefined;
-}
-
-/** Options of {@link Stream.map}. */
-export interface MapOptions {
-  /** How many calls may run at once. @default 1 */
-  concurrency?: number | undefined;
-  /**
-   * With concurrency > 1: `true` emits results in input order, `false` as they complete.
-   * @default true
-   */
-  ordered?: boolean | undefined;
-}
-
-/** Options of {@link Stream.batch}. */
-export interface BatchOptions {
-  /** Emit a partial batch this many ms after its first item arrived. @default Infinity */
-  maxWaitMs?: number | undefined;
-  /** Clock for `maxWaitMs`. @default realClock */
-  clock?: Clock | undefined;
-}
-
-/** Options of {@link Stream.rateLimit}. */
-export interface RateLimitOptions {
-  /** How many items may pass at once after a quiet spell. @default 1 */
-  burst?: number | undefined;
-  /** @default realClock */
-  clock?: Clock | undefined;
-}
-
-/** Options of {@link Stream.timeout}. */
-export interface TimeoutOptions {
-  /** @default realClock */
-  clock?: Clock | undefined;
-}
-
-/** Options of {@link Stream.pipeTo}. */
-export interface PipeOptions extends RunOptions {
-  /**
-   * Close the destination when the stream ends (`close()` a channel, `end()` a Writable,
-   * `close()` a WritableStream). On an error a Writable is destroyed and a WritableStream
-   * aborted with it; a channel is left open, so receivers do not mistake a failure for the
-   * end.
-   * @default true
-   */
-  close?: boolean | undefined;
-}
-
-/** A destination of {@link Stream.pipeTo}. */
-export type Destination<T> = Channel<T> | Writable | WritableStream<T>;
-
-/** What a {@link Stream.catchError} handler returns: a source to continue with, or nothing. */
-export type Recovery<U> =
-  | Source<U>
-  | undefined
-  // biome-ignore lint/suspicious/noConfusingVoidType: lets `() => {}` end the stream
-  | void
-  | PromiseLike<Source<U> | undefined>;
-
-const RUN_KEYS = optionKeys<RunOptions>({ signal: 1 });
-const MAP_KEYS = optionKeys<MapOptions>({ concurrency: 1, ordered: 1 });
-const BATCH_KEYS = optionKeys<BatchOptions>({ maxWaitMs: 1, clock: 1 });
-const RATE_LIMIT_KEYS = optionKeys<RateLimitOptions>({ burst: 1, clock: 1 });
-const TIMEOUT_KEYS = optionKeys<TimeoutOptions>({ clock: 1 });
-const PIPE_KEYS = optionKeys<PipeOptions>({ signal: 1, close: 1 });
-const READABLE_KEYS = optionKeys<{ highWaterMark?: number; signal?: AbortSignal }>({
-  highWaterMark: 1,
-  signal: 1,
-});
+export type {
+  BatchOptions,
+  Destination,
+  MapOptions,
+  PipeOptions,
+  RateLimitOptions,
+  Recovery,
+  RunOptions,
+  TimeoutOptions,
+};
 
 const STOP: unique symbol = Symbol('stop');
 
@@ -126,7 +71,11 @@ const STOP: unique symbol = Symbol('stop');
  * through, one at a time, so a slow consumer slows the source. Each terminal runs the
  * pipeline afresh from its source. Stopping early (`take`, `first`, `break`, an abort, an
  * error downstream) closes every upstream source; an error upstream reaches the consumer
- * once.
+ * once. The consumer waits for a source's cleanup only when the source can run it now: a
+ * source still busy with a pull (one that `map({ concurrency })`, `buffer` or `batch`
+ * made ahead, which may be parked in an `await` for good) has its `return()` called, and
+ * control comes back at once. A cleanup that fails goes to `onCleanupError` (see
+ * {@link RunOptions}) and never changes what the terminal returns.
  *
  * Over a synchronous source, operators with synchronous callbacks run as one fused loop:
  * no promise per item and no microtask per operator.
@@ -386,7 +335,10 @@ export class Stream<T> implements AsyncIterable<T> {
     checkKeys('Stream.pipeTo', options, PIPE_KEYS);
     const close = options?.close ?? true;
     const drive = (each: (run: Run) => (v: T) => unknown) =>
-      this.#drive(options && { signal: options.signal }, each);
+      this.#drive(
+        options && { signal: options.signal, onCleanupError: options.onCleanupError },
+        each,
+      );
     if (destination instanceof Channel) return pipeToChannel(drive, destination, close);
     if (typeof (destination as WritableStream).getWriter === 'function') {
       return pipeToWritableStream(drive, destination as WritableStream<T>, close);
@@ -403,10 +355,11 @@ export class Stream<T> implements AsyncIterable<T> {
    * A Node `Readable` (object mode) that pulls from this stream as it is read; destroying
    * it closes the pipeline.
    */
-  toReadable(options?: { highWaterMark?: number; signal?: AbortSignal }): Readable {
+  toReadable(options?: RunOptions & { highWaterMark?: number | undefined }): Readable {
     checkObject('options', options);
     checkKeys('Stream.toReadable', options, READABLE_KEYS);
-    return Readable.from(this.values({ signal: options?.signal }), {
+    const run = { signal: options?.signal, onCleanupError: options?.onCleanupError };
+    return Readable.from(this.values(run), {
       objectMode: true,
       highWaterMark: options?.highWaterMark ?? 1,
     });
@@ -434,17 +387,22 @@ export class Stream<T> implements AsyncIterable<T> {
   }
 
   /**
-   * An async iterator over the items. `break` (its `return()`) closes the pipeline.
-   * @throws `next()` rejects with `signal.reason` on abort, or the pipeline's error (once).
+   * An async iterator over the items. `break` (its `return()`) closes the pipeline, and
+   * resolves at once if a `next()` is still waiting on it.
+   * @throws `next()` rejects with `signal.reason` on abort, or the pipeline's error (once);
+   * `TypeError` at once for a bad option.
    */
   values(options?: RunOptions): AsyncIterableIterator<T> {
     checkObject('options', options);
     checkKeys('Stream.values', options, RUN_KEYS);
     const signal = checkSignal(options?.signal);
+    const onCleanupError = cleanupHook(options);
     let run: Run | undefined;
     let pull: Pull<T> | undefined;
     let finished = false;
     let busy: Promise<unknown> | undefined;
+    // A next() is waiting on the pipeline: return() must not wait on a source parked in it.
+    let waiting = false;
     const end = (): void => {
       finished = true;
       run?.dispose();
@@ -456,15 +414,18 @@ export class Stream<T> implements AsyncIterable<T> {
           finished = true;
           throw abortReason(signal);
         }
-        run = new Run(signal);
+        run = new Run(signal, onCleanupError);
         pull = this.#open(run);
       }
       let r: Step<T>;
       try {
         let p = pull.next();
+        waiting = true;
         while (p instanceof Suspend) p = p.resume(await run.wait(p.wait));
         r = isPending(p) ? await run.wait(p) : p;
+        waiting = false;
       } catch (error) {
+        waiting = false;
         const aborted = signal?.aborted === true;
         run.abort(error);
         end();
@@ -488,7 +449,8 @@ export class Stream<T> implements AsyncIterable<T> {
         if (!finished && pull !== undefined && run !== undefined) {
           finished = true;
           run.abort(stoppedEarly());
-          await closeQuietly(pull);
+          if (waiting) void closeQuietly(pull);
+          else await closeQuietly(pull);
           run.dispose();
         }
         finished = true;
@@ -523,8 +485,9 @@ export class Stream<T> implements AsyncIterable<T> {
     checkObject('options', options);
     checkKeys('Stream.toArray/reduce/forEach/first/count', options, RUN_KEYS);
     const signal = checkSignal(options?.signal);
+    const onCleanupError = cleanupHook(options);
     if (signal?.aborted) throw abortReason(signal);
-    const run = new Run(signal);
+    const run = new Run(signal, onCleanupError);
     const each = makeEach(run);
     const pull = this.#open(run);
     let pulling = false;
@@ -557,6 +520,10 @@ export class Stream<T> implements AsyncIterable<T> {
       run.dispose();
     }
   }
+}
+
+function cleanupHook(options: RunOptions | undefined): ((error: unknown) => void) | undefined {
+  return checkFn<(error: unknown) => void>('onCleanupError', options?.onCleanupError, false);
 }
 
 function stoppedEarly(): DOMException {
