@@ -262,9 +262,9 @@ export class HttpPool extends Dispatcher {
 
   /**
    * A Node `http.Agent` for libraries that take one (axios, got, `http.request`): its
-   * sockets come from weir pools per origin with this pool's settings (HTTP/1.1; separate
-   * from the connections `request` and `dispatch` use, since Node's client owns the
-   * protocol on them).
+   * requests take connections of this pool (HTTP/1.1), within the same `connections`
+   * budget and queue as `request` and `dispatch`, counted in the same `stats()`, and
+   * closed by the same `close()`/`destroy()`.
    * @example
    * await axios.get(url, { httpAgent: http.toHttpAgent() });
    */
@@ -278,9 +278,12 @@ export class HttpPool extends Dispatcher {
   }
 
   readonly #agentSource = {
-    resolveOrigin: (origin: Origin) =>
-      resolveOriginOptions(this.#options, this.#overrides.get(origin.key)),
-    poolName: (): string => this.#name,
+    agentOrigin: (origin: Origin): OriginPool => {
+      if (this.#closed)
+        throw new HttpError('ERR_HTTP_CLOSED', origin.key, 'The HTTP pool is closed');
+      return this.#poolFor(origin);
+    },
+    stats: (): HttpPoolStats => this.stats(),
   };
 
   /**

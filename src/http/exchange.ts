@@ -41,9 +41,11 @@ const DONE = 3;
 
 /**
  * One request's way through an origin's pool: wait for a connection, send on it, give the
- * connection back when the response ends (or retire it when it broke), and retry once on
- * another connection when a reused keep-alive socket turned out to be closed before any
- * response byte arrived (nodejs/node#47130) or an HTTP/2 session went away.
+ * connection back when the response ends (or retire it when it broke), and retry once when
+ * a keep-alive socket that sat idle or served before turned out to be closed before any
+ * response byte arrived (nodejs/node#47130): on HTTP/1.1 on the same connection with a
+ * socket opened for the retry (never another idle one, which may be as stale), on HTTP/2
+ * on another session when one went away.
  *
  * It is the handler undici's Client drives, and drives the caller's handler in turn: the
  * caller sees one `onConnect` (its abort works in every phase) and one outcome, whatever
@@ -57,7 +59,6 @@ export class Exchange implements LegacyHandler {
   #state = IDLE;
   #lease: Lease<Connection> | null = null;
   #conn: Connection | null = null;
-  #reused = false;
   #started = false;
   #retried = false;
   #acquireAbort: AbortController | null = null;
@@ -130,21 +131,19 @@ export class Exchange implements LegacyHandler {
       this.#acquire();
       return;
     }
-    if (this.#retried && !conn.h2 && conn.requests > 0) {
-      // The retry goes on a newly opened connection. An idle one handed out now sat idle
-      // like the one that failed, and the server that closed that one likely closed it too.
-      lease.destroy(new Error('idle across a keep-alive race'));
-      this.#acquire();
-      return;
-    }
     this.#lease = lease;
     this.#conn = conn;
-    this.#reused = conn.requests > 0;
     conn.requests++;
     conn.inFlight++;
     this.#origin.inFlight++;
+    this.#send(conn);
+  }
+
+  #send(conn: Connection): void {
     this.#state = SENT;
     this.#underlyingAbort = null;
+    // Reused unless the Client asks for a socket for this request (and one is opened for it).
+    conn.fresh = false;
     try {
       conn.client.dispatch(this.#opts, this as Dispatcher.DispatchHandler);
     } catch (error) {
@@ -169,6 +168,7 @@ export class Exchange implements LegacyHandler {
     const conn = this.#conn;
     if (conn !== null && !conn.h2 && status >= 200) {
       conn.keepAliveMs = keepAliveHintMs(raw, this.#origin.options.idleTimeoutMs);
+      conn.reopens = 0;
     }
     return this.#outer.onHeaders?.(status, raw, resume, statusText) ?? true;
   }
@@ -201,20 +201,33 @@ export class Exchange implements LegacyHandler {
   // ---- outcomes -------------------------------------------------------------------
 
   #mayRetry(error: unknown): boolean {
-    if (this.#retried || !isReplayable(this.#opts.body)) return false;
-    // Refused by a closed connection before anything was written: safe for any method.
+    if (this.#retried) return false;
+    // Refused by a closed connection before anything was written: safe for any method and
+    // any body, a one-shot stream included (nothing of it was read).
     if (isWeirError(error, 'ERR_HTTP_CONNECTION_RETIRED')) return true;
-    if (!isSocketError(error)) return false;
+    // A one-shot body may have been partly sent: it is never replayed.
+    if (!isReplayable(this.#opts.body) || !isSocketError(error)) return false;
     const method = (this.#opts.method ?? 'GET').toUpperCase();
     if (!IDEMPOTENT.has(method)) return false;
-    // HTTP/1.1: only a reused socket can have been closed by the server while idle.
-    // HTTP/2: a GOAWAY or a reset session refuses streams on any session.
-    return this.#reused || this.#conn!.h2;
+    // HTTP/1.1: a socket that sat idle or served before may have been closed by the server
+    // as the request went out; one opened for this very request that fails is the server's
+    // answer. HTTP/2: a GOAWAY or a reset session refuses streams on any session.
+    const conn = this.#conn!;
+    return conn.h2 || !conn.fresh;
   }
 
   #retry(error: unknown): void {
     this.#retried = true;
     this.#origin.retries++;
+    const conn = this.#conn!;
+    if (!conn.h2 && !isWeirError(error, 'ERR_HTTP_CONNECTION_RETIRED')) {
+      // HTTP/1.1: again on this connection, whose Client opens a socket for it. Sent after
+      // undici's error callback returns, once it has let go of the failed socket.
+      queueMicrotask(() => {
+        if (this.#state === SENT && this.#conn === conn) this.#send(conn);
+      });
+      return;
+    }
     this.#finish(error);
     this.#acquire();
   }
@@ -232,6 +245,12 @@ export class Exchange implements LegacyHandler {
     // An HTTP/1.1 error leaves the socket in an unknown state (undici resets it); an HTTP/2
     // stream error leaves its session healthy unless the session itself closed.
     if (error === undefined || (conn.h2 && conn.closed === undefined)) {
+      if (conn.keepAliveMs === 0 && !conn.h2) {
+        // The server closes it now (`Connection: close`, `Keep-Alive: timeout=0`): it must
+        // not go back to the pool, where the next request would take it first.
+        lease.destroy("closed by the server's Keep-Alive hint");
+        return;
+      }
       if (conn.keepAliveMs !== undefined && conn.inFlight === 0) {
         this.#origin.retireWhenIdleFor(conn, conn.keepAliveMs);
       }

@@ -70,6 +70,15 @@ export interface OriginOptions {
    * lowers it once its SETTINGS arrive. @default 100
    */
   maxConcurrentStreams?: number;
+  /**
+   * Let the process exit while the pool holds only idle connections: their sockets are
+   * unref'd (as undici and Node's own agents do), so an idle pool, pre-opened
+   * `minConnections` included, never keeps the process alive; a connection serving a
+   * request keeps it alive as usual. `false` keeps the process alive while any
+   * connection is open, until `close()`.
+   * @default true
+   */
+  allowExitOnIdle?: boolean;
   /** TLS settings for https origins. */
   tls?: HttpTlsOptions;
   /**
@@ -108,6 +117,7 @@ export interface ResolvedOriginOptions {
   allowH2: boolean;
   h2c: boolean;
   maxConcurrentStreams: number;
+  allowExitOnIdle: boolean;
   tls: HttpTlsOptions;
   breaker: false | CircuitBreakerOptions;
   clock: Clock;
@@ -153,6 +163,7 @@ export function resolveOriginOptions(
     allowH2: checkBool('allowH2', o.allowH2, true),
     h2c: checkBool('h2c', o.h2c, false),
     maxConcurrentStreams: checkInt('maxConcurrentStreams', o.maxConcurrentStreams ?? 100, 1),
+    allowExitOnIdle: checkBool('allowExitOnIdle', o.allowExitOnIdle, true),
     tls: { ...base.tls, ...override?.tls },
     breaker: o.breaker ?? false,
     clock,
