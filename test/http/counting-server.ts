@@ -23,7 +23,11 @@ export type CountingHandler = (
   socket: Socket,
 ) => void;
 
-export function countingServer(handler: CountingHandler): Promise<CountingServer> {
+/** `keepAliveTimeoutMs` is the server's (Node sends `Keep-Alive: timeout=0` below 1 s). */
+export function countingServer(
+  handler: CountingHandler,
+  keepAliveTimeoutMs = 60_000,
+): Promise<CountingServer> {
   const open = new Set<Socket>();
   const served = new WeakMap<Socket, number>();
   let accepted = 0;
@@ -36,7 +40,7 @@ export function countingServer(handler: CountingHandler): Promise<CountingServer
     handler(req, res, req.socket);
     changed();
   });
-  server.keepAliveTimeout = 60_000;
+  server.keepAliveTimeout = keepAliveTimeoutMs;
   server.on('connection', (s: Socket) => {
     accepted++;
     open.add(s);
