@@ -103,7 +103,8 @@ const NODE = 2;
 export class Connection {
   /** Unique per process, for stats and tests. */
   readonly id = ++nextId;
-  readonly client: Client;
+  /** undici's protocol engine on the socket; replaced when an HTTP/2 session becomes HTTP/1.1. */
+  client: Client;
   /** True while the socket speaks HTTP/2 (ALPN or h2c): it serves many requests at once. */
   h2: boolean;
   /** The current socket. */
@@ -146,7 +147,12 @@ export class Connection {
     this.h2 = h2;
     this.socket = socket;
     this.#attach(socket, h2);
-    this.client = new Client(`${origin.protocol}//${hostForUrl(origin.hostname)}:${origin.port}`, {
+    this.client = this.#makeClient(h2);
+  }
+
+  #makeClient(h2: boolean): Client {
+    const { origin, options: o } = this.#env;
+    const client = new Client(`${origin.protocol}//${hostForUrl(origin.hostname)}:${origin.port}`, {
       // The Client asks for a socket when it has a request to send and none open; it
       // never dials on its own.
       connect: (_options, callback) => this.#connectForUndici(callback),
@@ -164,9 +170,10 @@ export class Connection {
     });
     // An HTTP/1.1 socket's end is seen by the socket's own `close`; an HTTP/2 session may go
     // away (GOAWAY) before its socket closes.
-    this.client.on('disconnect', (_origin, _targets, error) => {
-      if (this.h2) this.#closedNow(this.#undiciGen, error ?? true);
+    client.on('disconnect', (_origin, _targets, error) => {
+      if (client === this.client && this.h2) this.#closedNow(this.#undiciGen, error ?? true);
     });
+    return client;
   }
 
   /** True once {@link Connection.destroy} was called. */
@@ -320,7 +327,15 @@ export class Connection {
     const old = this.socket;
     // Its close is no news now: the connection lives on with the new socket.
     this.#gen++;
-    old.destroy();
+    if (this.#owner === UNDICI && this.h2) {
+      // An HTTP/2 session is closed by its Client (undici does not expect its socket to go
+      // first); the HTTP/1.1 socket that replaces it gets a Client of its own.
+      const session = this.client;
+      this.client = this.#makeClient(false);
+      session.destroy().catch(noop);
+    } else {
+      old.destroy();
+    }
     return new Promise<Socket>((resolve, reject) => {
       if (this.#destroyed) {
         reject(this.#retired());
