@@ -6,6 +6,7 @@
 //   reaped       connections opened for 10 requests that gave up (aborted) before a
 //                connection was theirs, so never used, then reaped as idle
 //   late         close() while pre-opened connections are still being opened
+//   agent        close() after requests through the pool's http.Agent and its own
 // Exits 1 if any socket is left open.
 //
 //   npm run build && node --import tsx bench/faults/http-socket-leak.ts
@@ -98,6 +99,9 @@ async function main(): Promise<void> {
     });
     await Promise.all(gaveUp);
     await settled(child, (n) => n >= base + 10);
+    for (let i = 0; i < 100 && pool.stats().opened < 10; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
     const opened = pool.stats().opened;
     // Reaped within one reap interval (1 s) after idleTimeoutMs.
     for (let i = 0; i < 100 && pool.stats().connections > 0; i++) {
@@ -119,6 +123,26 @@ async function main(): Promise<void> {
     await settled(child, (n) => n >= base + 3);
     await pool.close();
     report('late', await settled(child, (n) => n === base), pool.stats().connections);
+  }
+
+  {
+    const pool = createHttpPool({ connections: 4 });
+    const agent = pool.toHttpAgent();
+    const viaAgent = () =>
+      new Promise<void>((resolve, reject) => {
+        http.get(url, { agent }, (res) => res.resume().on('end', resolve)).on('error', reject);
+      });
+    await Promise.all([
+      viaAgent(),
+      viaAgent(),
+      viaAgent(),
+      pool.request(url).then((r) => r.body.text()),
+    ]);
+    const says = pool.stats().connections;
+    await settled(child, (n) => n >= base + says);
+    await pool.close();
+    console.log(`agent: ${says} connections served 3 agent requests and 1 pool.request`);
+    report('agent', await settled(child, (n) => n === base), pool.stats().connections);
   }
 
   child.send('stop');

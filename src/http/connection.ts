@@ -22,24 +22,25 @@ export const KEEP_ALIVE_MARGIN_MS = 1_000;
  * applies).
  */
 export function keepAliveHintMs(raw: Buffer[], idleTimeoutMs: number): number | undefined {
-  let hint: number | undefined;
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = raw[i]!;
     // Compare the length first: most responses carry a handful of headers, and only
     // `connection` and `keep-alive` (if any) are ten bytes long.
     if (name.length !== 10) continue;
     const lower = name.toString('latin1').toLowerCase();
-    if (lower === 'connection') {
-      if (/(^|[\s,])close($|[\s,])/i.test(raw[i + 1]!.toString('latin1'))) return 0;
-    } else if (lower === 'keep-alive') {
-      const m = /timeout=(\d+)/i.exec(raw[i + 1]!.toString('latin1'));
-      if (m !== null) {
-        const ms = Math.max(0, Number(m[1]) * 1000 - KEEP_ALIVE_MARGIN_MS);
-        hint = ms < idleTimeoutMs ? ms : undefined;
-      }
+    const value = raw[i + 1]!;
+    if (lower === 'keep-alive') {
+      const m = /timeout=(\d+)/i.exec(value.toString('latin1'));
+      if (m === null) return undefined;
+      const ms = Math.max(0, Number(m[1]) * 1000 - KEEP_ALIVE_MARGIN_MS);
+      return ms < idleTimeoutMs ? ms : undefined;
+    }
+    // `keep-alive`, by far the most common value, has ten bytes: skip it unread.
+    if (lower === 'connection' && value.length !== 10) {
+      if (/(^|[\s,])close($|[\s,])/i.test(value.toString('latin1'))) return 0;
     }
   }
-  return hint;
+  return undefined;
 }
 
 // A counter that moves once per turn of the event loop (in its check phase) after it was
@@ -142,8 +143,6 @@ export class Connection {
 
   constructor(env: ConnectionEnv, socket: Socket, h2: boolean) {
     this.#env = env;
-    const o = env.options;
-    const { origin } = env;
     this.h2 = h2;
     this.socket = socket;
     this.#attach(socket, h2);

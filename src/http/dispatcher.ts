@@ -143,9 +143,10 @@ export class HttpPool extends Dispatcher {
 
   /**
    * Sends a request and resolves at the response headers; the body streams after. An
-   * idempotent request with a replayable body is retried once on a fresh connection when a
-   * reused keep-alive socket was closed under it. Without a URL string, this is undici's
-   * `Dispatcher.request`.
+   * idempotent request with a replayable body is retried once, on a socket opened for the
+   * retry, when a keep-alive socket that sat idle or served before was closed under it; a
+   * request refused before any byte of it was written is retried whatever its method and
+   * body. Without a URL string, this is undici's `Dispatcher.request`.
    * @throws {HttpError} `ERR_HTTP_CONNECT`, `ERR_HTTP_CONNECT_TIMEOUT`, `ERR_HTTP_TLS`,
    *   `ERR_HTTP_HEADERS_TIMEOUT`, `ERR_HTTP_SOCKET`, `ERR_HTTP_CLOSED`.
    * @throws {WeirError} `ERR_POOL_TIMEOUT`, `ERR_POOL_EXHAUSTED`, `ERR_CIRCUIT_OPEN` from the origin's pool.
