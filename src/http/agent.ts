@@ -135,16 +135,22 @@ class Lender {
     };
     const onBroken = (): void => {
       off();
-      finish(new Error('socket closed or taken over'));
+      finish(new Error('socket closed'));
+    };
+    // Node's client takes the socket over (an upgrade, CONNECT): it is the caller's now.
+    const onTakenOver = (): void => {
+      off();
+      conn.handOff();
+      finish(new Error('socket taken over'));
     };
     const off = (): void => {
       socket.off('free', onFree);
       socket.off('close', onBroken);
-      socket.off('agentRemove', onBroken);
+      socket.off('agentRemove', onTakenOver);
     };
     socket.on('free', onFree);
     socket.once('close', onBroken);
-    socket.once('agentRemove', onBroken);
+    socket.once('agentRemove', onTakenOver);
     // As Node's own Agent says, so that a caller can tell a keep-alive race and retry.
     (req as ClientRequest & { reusedSocket: boolean }).reusedSocket = !conn.fresh;
     req.onSocket(socket);

@@ -138,6 +138,8 @@ export class Connection {
   #undiciGen = -1;
   #openedTurn = 0;
   #destroyed = false;
+  /** The socket was handed off to the caller (an upgrade): it is not the connection's to close. */
+  #handedOff = false;
   /** Gives up on a socket being opened in place (when the connection is destroyed). */
   #abandonOpening: (() => void) | null = null;
 
@@ -213,6 +215,18 @@ export class Connection {
     if (this.#env.options.allowExitOnIdle) this.socket.unref();
   }
 
+  /**
+   * The socket now belongs to whoever upgraded it (CONNECT, WebSocket): the connection lets
+   * go of it without closing it, and is destroyed without it.
+   */
+  handOff(): void {
+    if (this.#handedOff) return;
+    this.#handedOff = true;
+    this.#gen++;
+    // Back to the socket's own unref (see #attach).
+    delete (this.socket as { unref?: unknown }).unref;
+  }
+
   /** Closes the connection and its socket; requests still on it fail. Never throws. */
   async destroy(): Promise<void> {
     this.closed ??= true;
@@ -226,6 +240,7 @@ export class Connection {
     } catch {
       // Already destroyed: nothing more to free.
     }
+    if (this.#handedOff) return;
     // A socket the Client never took (opened by the pool, or lent to Node) is weir's to close.
     s.destroy();
     if (!s.closed) await new Promise((resolve) => s.once('close', resolve));

@@ -184,6 +184,7 @@ export class Exchange implements LegacyHandler {
 
   onUpgrade(status: number, raw: Buffer[] | string[] | null, socket: unknown): void {
     // The socket now belongs to the caller (CONNECT, WebSocket): it never returns to the pool.
+    this.#conn?.handOff();
     this.#finish(new Error('upgraded'));
     this.#outer.onUpgrade?.(status, raw, socket);
   }
