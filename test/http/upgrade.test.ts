@@ -13,7 +13,11 @@ after(async () => {
 /** A server that upgrades `/echo` to a raw echo of what it receives. */
 async function echoServer(): Promise<string> {
   const server = http.createServer((_req, res) => res.end('plain'));
+  const upgraded = new Set<Socket>();
   server.on('upgrade', (_req, socket: Socket) => {
+    // No longer the server's to track: closed here, with the test's server.
+    upgraded.add(socket);
+    socket.on('end', () => socket.end());
     socket.write(
       'HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n',
     );
@@ -24,6 +28,7 @@ async function echoServer(): Promise<string> {
   closers.push(
     () =>
       new Promise((r) => {
+        for (const s of upgraded) s.destroy();
         server.closeAllConnections();
         server.close(() => r());
       }),
