@@ -35,7 +35,8 @@ export interface OriginOptions {
    * An idle connection is closed after this long. Below the 5 s keep-alive of common
    * servers so that the client closes first; a server's `Keep-Alive: timeout=N` hint
    * lowers it for that connection to N s less 1 s (the pool retires the connection then,
-   * and undici's Client closes its socket).
+   * and undici's Client closes its socket). With N of 1 or less (Node sends `timeout=0`
+   * for any keep-alive under 1 s), or `Connection: close`, the connection is not reused.
    * @default 4_000 ms
    */
   idleTimeoutMs?: number;
