@@ -1,11 +1,11 @@
 // The keep-alive race under faults: a server in its own process destroys idle keep-alive
 // sockets (accepted and not yet used, or between requests) at random moments, half with a
-// FIN and half with a reset. The client
-// sends 10,000 GETs through `pool.request` and 10,000 through undici's `fetch` with the
-// pool as its dispatcher, from 8 workers that pause 0-5 ms between requests, over 10
-// connections of which all are pre-opened (`minConnections`), so that never-used, reused
-// and replacement connections all meet the race. Prints requests, failures by code,
-// retries, connections opened and sockets the server destroyed; exits 1 on any failure.
+// FIN and half with a reset. The client sends 10,000 GETs through `pool.request` and
+// 10,000 through undici's `fetch` with the pool as its dispatcher, from 8 workers that
+// pause 0-5 ms between requests, over 10 connections of which all are pre-opened
+// (`minConnections`), so that never-used, reused and replacement connections all meet the
+// race. Prints requests, failures by code, retries, connections opened and sockets the
+// server destroyed; exits 1 on any failure.
 //
 //   npm run build && node --import tsx bench/faults/http-keepalive-race.ts
 import { fork } from 'node:child_process';
