@@ -1,256 +1,235 @@
 import type { ClientRequest } from 'node:http';
 import http from 'node:http';
 import https from 'node:https';
-import net from 'node:net';
-import tls from 'node:tls';
-import { createPool, type Pool, type PoolStats } from '../pool/index.js';
-import { connectError } from './errors.js';
+import type { Socket } from 'node:net';
+import { isWeirError } from '../internal/errors.js';
+import type { Lease } from '../pool/index.js';
+import type { Connection } from './connection.js';
+import type { HttpPoolStats } from './dispatcher.js';
+import { HttpError } from './errors.js';
 import { acquireError } from './exchange.js';
-import type { ResolvedOriginOptions } from './options.js';
 import { type Origin, originOf } from './origin.js';
+import type { OriginPool } from './origin-pool.js';
 
-/** What an agent needs from its {@link HttpPool}: the settings of each origin. */
-export interface AgentOptionsSource {
-  /** @internal */
-  resolveOrigin(origin: Origin): ResolvedOriginOptions;
-  /** @internal */
-  poolName(): string;
-}
-
-/**
- * Per-origin pools of raw keep-alive sockets that Node's own HTTP/1.1 client
- * (`http.request`, and libraries on it: axios, got) borrows through an agent. The pools,
- * not Node's `Agent`, decide reuse, limits, idle timeout and lifetime, with the same
- * settings as the {@link HttpPool} they came from.
- * @internal
- */
-class SocketPools {
-  readonly #pools = new Map<string, Pool<net.Socket>>();
-  readonly #source: AgentOptionsSource;
-
-  constructor(source: AgentOptionsSource) {
-    this.#source = source;
-  }
-
-  poolFor(origin: Origin): Pool<net.Socket> {
-    let pool = this.#pools.get(origin.key);
-    if (pool !== undefined) return pool;
-    const o = this.#source.resolveOrigin(origin);
-    pool = createPool<net.Socket>({
-      create: (signal) => openSocket(origin, o, signal, (s) => pool!.retire(s)),
-      destroy: (s) => {
-        s.destroy();
-      },
-      min: 0,
-      max: o.connections,
-      idleTimeoutMs: o.idleTimeoutMs,
-      maxLifetimeMs: o.maxLifetimeMs,
-      createTimeoutMs: o.connectTimeoutMs,
-      acquireTimeoutMs: o.acquireTimeoutMs,
-      maxWaiting: o.maxWaiting,
-      createRetry: { initialDelayMs: 10, maxDelayMs: 1_000 },
-      breaker: o.breaker === false ? false : { name: origin.key, ...o.breaker },
-      name: `${this.#source.poolName()} agent ${origin.key}`,
-      clock: o.clock,
-    });
-    this.#pools.set(origin.key, pool);
-    return pool;
-  }
-
-  stats(): PoolStats[] {
-    return [...this.#pools.values()].map((p) => p.stats());
-  }
-
-  async close(): Promise<void> {
-    await Promise.all([...this.#pools.values()].map((p) => p.close()));
-  }
-}
-
-function openSocket(
-  origin: Origin,
-  o: ResolvedOriginOptions,
-  signal: AbortSignal,
-  onIdleClose: (s: net.Socket) => void,
-): Promise<net.Socket> {
-  return new Promise((resolve, reject) => {
-    const socket =
-      origin.protocol === 'https:'
-        ? tls.connect({
-            ...o.tls,
-            host: origin.hostname,
-            port: origin.port,
-            servername: o.tls.servername ?? (net.isIP(origin.hostname) ? '' : origin.hostname),
-            rejectUnauthorized: o.tls.rejectUnauthorized ?? true,
-            ALPNProtocols: ['http/1.1'],
-          })
-        : net.connect({ host: origin.hostname, port: origin.port });
-    const fail = (error: unknown): void => {
-      cleanup();
-      socket.destroy();
-      reject(error === signal.reason ? error : connectError(origin.key, error));
-    };
-    const onAbort = (): void => fail(signal.reason);
-    const onError = (error: Error): void => fail(error);
-    const onReady = (): void => {
-      cleanup();
-      socket.setNoDelay(true);
-      socket.setKeepAlive(true, 60_000);
-      // An idle socket may error or close (server keep-alive timeout): retire it quietly.
-      socket.on('error', () => {});
-      socket.on('close', () => onIdleClose(socket));
-      socket.unref();
-      resolve(socket);
-    };
-    const cleanup = (): void => {
-      signal.removeEventListener('abort', onAbort);
-      socket.off('error', onError);
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-    socket.once('error', onError);
-    socket.once(origin.protocol === 'https:' ? 'secureConnect' : 'connect', onReady);
-  });
+/** What an agent needs from its {@link HttpPool}. */
+export interface AgentSource {
+  /**
+   * @internal The pool of `origin`, made on first use.
+   * @throws {HttpError} `ERR_HTTP_CLOSED` once the pool is closed.
+   */
+  agentOrigin(origin: Origin): OriginPool;
+  /** @internal The pool's figures. */
+  stats(): HttpPoolStats;
 }
 
 type RequestOptions = {
-  host?: string;
-  hostname?: string;
-  port?: number | string;
-  protocol?: string;
+  host?: string | null;
+  hostname?: string | null;
+  port?: number | string | null;
 };
 
+type OnSocket = (socket: Socket | null, error?: unknown) => void;
+
 /**
- * Lends `req` a pooled socket. Node's client emits `free` on the socket when a keep-alive
- * response ended (the socket goes back to the pool), and the socket closes otherwise
- * (it is retired).
+ * The one implementation behind both agent classes: Node's HTTP/1.1 client (`http.request`,
+ * and libraries on it: axios, got) borrows connections of the {@link HttpPool} it came
+ * from, the same connections, limits, queue and figures as `request` and `dispatch`.
  */
-function lendSocket(
-  pools: SocketPools,
-  scheme: 'http:' | 'https:',
-  req: ClientRequest,
-  options: RequestOptions,
-): void {
-  let origin: Origin;
-  try {
-    const host = options.hostname ?? options.host ?? 'localhost';
-    const h = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
-    origin = originOf(`${scheme}//${h}:${options.port ?? (scheme === 'https:' ? 443 : 80)}`);
-  } catch (error) {
-    (req.onSocket as (s: net.Socket | null, e?: unknown) => void)(null, error);
-    return;
+class Lender {
+  readonly #source: AgentSource;
+  readonly #scheme: 'http:' | 'https:';
+  /** Connections lent through this agent and not yet back, for `destroy()`. */
+  readonly #out = new Set<Lease<Connection>>();
+  #destroyed = false;
+
+  constructor(source: AgentSource, scheme: 'http:' | 'https:') {
+    this.#source = source;
+    this.#scheme = scheme;
   }
-  const pool = pools.poolFor(origin);
-  const controller = new AbortController();
-  const onClose = (): void => controller.abort(new Error('request closed before it got a socket'));
-  req.once('close', onClose);
-  const take = (): void => {
-    pool.acquire({ signal: controller.signal }).then(
-      (lease) => {
-        const socket = lease.value;
-        if (socket.destroyed) {
-          lease.destroy(new Error('closed while idle'));
-          take();
-          return;
-        }
-        req.off('close', onClose);
-        if (req.destroyed) {
-          lease.release();
-          return;
-        }
-        let done = false;
-        const finish = (broken: boolean): void => {
-          if (done) return;
-          done = true;
-          socket.off('free', onFree);
-          socket.off('close', onSocketClose);
-          socket.off('agentRemove', onRemove);
-          if (broken) lease.destroy(new Error('socket closed or taken over'));
-          else {
-            socket.unref();
-            lease.release();
-          }
-        };
-        const onFree = (): void => finish(false);
-        const onSocketClose = (): void => finish(true);
-        const onRemove = (): void => finish(true);
-        socket.on('free', onFree);
-        socket.once('close', onSocketClose);
-        socket.once('agentRemove', onRemove);
-        socket.ref();
-        req.onSocket(socket);
-      },
+
+  /**
+   * Lends `req` a connection's socket. Node's client emits `free` on the socket when a
+   * keep-alive response ended (the connection goes back to the pool), and the socket closes
+   * otherwise (the connection is retired).
+   */
+  lend(req: ClientRequest, options: RequestOptions): void {
+    const failed = (error: unknown): void => (req.onSocket as OnSocket)(null, error);
+    let op: OriginPool;
+    try {
+      if (this.#destroyed) throw new HttpError('ERR_HTTP_CLOSED', '', 'The agent was destroyed');
+      const scheme = this.#scheme;
+      const host = options.hostname ?? options.host ?? 'localhost';
+      const h = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+      const port = options.port ?? (scheme === 'https:' ? 443 : 80);
+      op = this.#source.agentOrigin(originOf(`${scheme}//${h}:${port}`));
+    } catch (error) {
+      failed(error);
+      return;
+    }
+    op.requests++;
+    const controller = new AbortController();
+    const onClose = (): void =>
+      controller.abort(new Error('request closed before it got a socket'));
+    req.once('close', onClose);
+    const fail = (error: unknown): void => {
+      req.off('close', onClose);
+      op.countError(error);
+      // How Node's own Agent reports a failed connect: the request emits the error.
+      failed(error);
+    };
+    op.acquireForNode(controller.signal).then(
+      (lease) => this.#lent(op, req, lease, onClose, fail),
       (error: unknown) => {
-        req.off('close', onClose);
-        // How Node's own Agent reports a failed connect: the request emits the error.
-        (req.onSocket as (s: net.Socket | null, e?: unknown) => void)(
-          null,
-          acquireError(origin.key, error),
+        if (controller.signal.aborted) return;
+        fail(
+          isWeirError(error, 'ERR_POOL_CLOSED')
+            ? new HttpError('ERR_HTTP_CLOSED', op.origin.key, 'The HTTP pool is closed', error)
+            : acquireError(op.origin.key, error),
         );
       },
     );
-  };
-  take();
+  }
+
+  async #lent(
+    op: OriginPool,
+    req: ClientRequest,
+    lease: Lease<Connection>,
+    onClose: () => void,
+    fail: (error: unknown) => void,
+  ): Promise<void> {
+    const conn = lease.value;
+    // A request on it: a close of its socket is this request's to handle.
+    conn.inFlight++;
+    op.inFlight++;
+    this.#out.add(lease);
+    let done = false;
+    const finish = (broken: unknown): void => {
+      if (done) return;
+      done = true;
+      conn.inFlight--;
+      op.inFlight--;
+      this.#out.delete(lease);
+      if (broken !== undefined) lease.destroy(broken);
+      else {
+        conn.parkFromNode();
+        lease.release();
+      }
+    };
+    let socket: Socket;
+    try {
+      socket = await conn.lendToNode();
+    } catch (error) {
+      finish(error);
+      fail(error);
+      return;
+    }
+    req.off('close', onClose);
+    if (req.destroyed) {
+      // The caller gave up meanwhile: the connection goes back unused.
+      finish(undefined);
+      return;
+    }
+    const onFree = (): void => {
+      off();
+      finish(undefined);
+    };
+    const onBroken = (): void => {
+      off();
+      finish(new Error('socket closed'));
+    };
+    // Node's client takes the socket over (an upgrade, CONNECT): it is the caller's now.
+    const onTakenOver = (): void => {
+      off();
+      conn.handOff();
+      finish(new Error('socket taken over'));
+    };
+    const off = (): void => {
+      socket.off('free', onFree);
+      socket.off('close', onBroken);
+      socket.off('agentRemove', onTakenOver);
+    };
+    socket.on('free', onFree);
+    socket.once('close', onBroken);
+    socket.once('agentRemove', onTakenOver);
+    // As Node's own Agent says, so that a caller can tell a keep-alive race and retry.
+    (req as ClientRequest & { reusedSocket: boolean }).reusedSocket = !conn.fresh;
+    req.onSocket(socket);
+  }
+
+  stats(): HttpPoolStats {
+    return this.#source.stats();
+  }
+
+  destroy(): void {
+    this.#destroyed = true;
+    for (const lease of [...this.#out]) lease.value.socket.destroy();
+  }
 }
 
 /**
- * A Node `http.Agent` whose sockets come from weir's per-origin pools. Get one with
- * `pool.toHttpAgent()`.
+ * A Node `http.Agent` whose sockets are connections of the weir pool it came from. Get
+ * one with `pool.toHttpAgent()`.
  * @example
  * const agent = http.toHttpAgent();
  * await axios.get('http://api.internal/items', { httpAgent: agent });
  */
 export class WeirHttpAgent extends http.Agent {
-  readonly #pools: SocketPools;
+  readonly #lender: Lender;
 
   /** @internal */
-  constructor(source: AgentOptionsSource) {
+  constructor(source: AgentSource) {
     // keepAlive tells Node's client to keep the socket and emit `free` after each response.
     super({ keepAlive: true });
-    this.#pools = new SocketPools(source);
+    this.#lender = new Lender(source, 'http:');
   }
 
   /** @internal Node's hook: called for every request made with this agent. */
   addRequest(req: ClientRequest, options: RequestOptions): void {
-    lendSocket(this.#pools, 'http:', req, options);
+    this.#lender.lend(req, options);
   }
 
-  /** Each origin's socket pool snapshot. */
-  stats(): PoolStats[] {
-    return this.#pools.stats();
+  /** The figures of the pool this agent belongs to (its requests are counted there). */
+  stats(): HttpPoolStats {
+    return this.#lender.stats();
   }
 
-  /** Closes every pooled socket. */
+  /**
+   * Closes the sockets in use by requests of this agent and refuses its later requests
+   * with `ERR_HTTP_CLOSED`. The pool and its other connections stay open.
+   */
   override destroy(): void {
-    void this.#pools.close();
+    this.#lender.destroy();
     super.destroy();
   }
 }
 
 /**
- * A Node `https.Agent` whose TLS sockets come from weir's per-origin pools. Get one with
- * `pool.toHttpsAgent()`.
+ * A Node `https.Agent` whose TLS sockets are connections of the weir pool it came from
+ * (HTTP/1.1; on an origin where the pool speaks HTTP/2 the agent's requests take HTTP/1.1
+ * connections of the same budget). Get one with `pool.toHttpsAgent()`.
  */
 export class WeirHttpsAgent extends https.Agent {
-  readonly #pools: SocketPools;
+  readonly #lender: Lender;
 
   /** @internal */
-  constructor(source: AgentOptionsSource) {
+  constructor(source: AgentSource) {
     super({ keepAlive: true });
-    this.#pools = new SocketPools(source);
+    this.#lender = new Lender(source, 'https:');
   }
 
   /** @internal Node's hook: called for every request made with this agent. */
   addRequest(req: ClientRequest, options: RequestOptions): void {
-    lendSocket(this.#pools, 'https:', req, options);
+    this.#lender.lend(req, options);
   }
 
-  /** Each origin's socket pool snapshot. */
-  stats(): PoolStats[] {
-    return this.#pools.stats();
+  /** The figures of the pool this agent belongs to (its requests are counted there). */
+  stats(): HttpPoolStats {
+    return this.#lender.stats();
   }
 
-  /** Closes every pooled socket. */
+  /** Same as {@link WeirHttpAgent.destroy}. */
   override destroy(): void {
-    void this.#pools.close();
+    this.#lender.destroy();
     super.destroy();
   }
 }

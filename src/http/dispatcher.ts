@@ -219,10 +219,11 @@ export class HttpPool extends Dispatcher {
 
   /**
    * Sends a request and resolves at the response headers; the body streams after. An
-   * idempotent request with a replayable body is retried once on a fresh connection when a
-   * reused keep-alive socket was closed under it; a request the server never processed (an
-   * HTTP/2 GOAWAY or REFUSED_STREAM) is retried whatever its method. Without a URL string,
-   * this is undici's `Dispatcher.request`.
+   * idempotent request with a replayable body is retried once, on a socket opened for the
+   * retry, when a keep-alive socket that sat idle or served before was closed under it; a
+   * request the server never processed (refused before any byte of it was written, an
+   * HTTP/2 GOAWAY or REFUSED_STREAM) is retried on another connection, up to 4 times,
+   * whatever its method. Without a URL string, this is undici's `Dispatcher.request`.
    * @throws {TypeError|RangeError} for a bad option (`method`, `headers`, `body`, the
    *   timeouts), before any connection is taken.
    * @throws {HttpError} `ERR_HTTP_CONNECT`, `ERR_HTTP_CONNECT_TIMEOUT`, `ERR_HTTP_TLS`,
@@ -396,9 +397,9 @@ export class HttpPool extends Dispatcher {
 
   /**
    * A Node `http.Agent` for libraries that take one (axios, got, `http.request`): its
-   * sockets come from weir pools per origin with this pool's settings (HTTP/1.1; separate
-   * from the connections `request` and `dispatch` use, since Node's client owns the
-   * protocol on them).
+   * requests take connections of this pool (HTTP/1.1), within the same `connections`
+   * budget and queue as `request` and `dispatch`, counted in the same `stats()`, and
+   * closed by the same `close()`/`destroy()`.
    * @example
    * await axios.get(url, { httpAgent: http.toHttpAgent() });
    */
@@ -412,9 +413,12 @@ export class HttpPool extends Dispatcher {
   }
 
   readonly #agentSource = {
-    resolveOrigin: (origin: Origin) =>
-      resolveOriginOptions(this.#options, this.#overrides.get(origin.key)),
-    poolName: (): string => this.#name,
+    agentOrigin: (origin: Origin): OriginPool => {
+      if (this.#closed)
+        throw new HttpError('ERR_HTTP_CLOSED', origin.key, 'The HTTP pool is closed');
+      return this.#poolFor(origin);
+    },
+    stats: (): HttpPoolStats => this.stats(),
   };
 
   /**

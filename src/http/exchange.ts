@@ -57,10 +57,12 @@ const DONE = 3;
 
 /**
  * One request's way through an origin's pool: wait for a connection, send on it, give the
- * connection back when the response ends (or retire it when it broke), and retry once on
- * another connection when a reused keep-alive socket turned out to be closed before any
- * response byte arrived (nodejs/node#47130) or an HTTP/2 session went away; a request the
- * server provably never processed (see {@link isUnprocessed}) is retried up to
+ * connection back when the response ends (or retire it when it broke), and retry once when
+ * a keep-alive socket that sat idle or served before turned out to be closed before any
+ * response byte arrived (nodejs/node#47130): on HTTP/1.1 on the same connection with a
+ * socket opened for the retry (never another idle one, which may be as stale), on HTTP/2
+ * on another session when one went away. A request the server provably never processed
+ * (see {@link isUnprocessed}) is retried on another connection up to
  * {@link MAX_UNPROCESSED_RETRIES} times, whatever its method.
  *
  * It is the handler undici's Client drives, and drives the caller's handler in turn: the
@@ -79,7 +81,6 @@ export class Exchange implements LegacyHandler {
   #state = IDLE;
   #lease: Lease<Connection> | null = null;
   #conn: Connection | null = null;
-  #reused = false;
   #started = false;
   #retried = false;
   #socketRetried = false;
@@ -175,21 +176,19 @@ export class Exchange implements LegacyHandler {
       this.#acquire();
       return;
     }
-    if (this.#retried && !conn.h2 && conn.requests > 0) {
-      // The retry goes on a newly opened connection. An idle one handed out now sat idle
-      // like the one that failed, and the server that closed that one likely closed it too.
-      lease.destroy(new Error('idle across a keep-alive race'));
-      this.#acquire();
-      return;
-    }
     this.#lease = lease;
     this.#conn = conn;
-    this.#reused = conn.requests > 0;
     conn.requests++;
     conn.inFlight++;
     this.#origin.inFlight++;
+    this.#send(conn);
+  }
+
+  #send(conn: Connection): void {
     this.#state = SENT;
     this.#underlyingAbort = null;
+    // Reused unless the Client asks for a socket for this request (and one is opened for it).
+    conn.fresh = false;
     try {
       conn.client.dispatch(this.#opts, this as Dispatcher.DispatchHandler);
     } catch (error) {
@@ -206,7 +205,7 @@ export class Exchange implements LegacyHandler {
       abort(this.#abortReason);
       return;
     }
-    if (this.#conn !== null && this.#conn.closed !== undefined) {
+    if (this.#conn?.h2 && this.#conn.closed !== undefined) {
       // undici is about to write a request it had queued on a session that has since gone
       // away (GOAWAY): refuse it unsent, so that it is retried on another connection.
       abort(retiredError(this.#origin.origin.key));
@@ -233,6 +232,7 @@ export class Exchange implements LegacyHandler {
     const conn = this.#conn;
     if (conn !== null && !conn.h2 && status >= 200) {
       conn.keepAliveMs = keepAliveHintMs(raw, this.#origin.options.idleTimeoutMs);
+      conn.reopens = 0;
     }
     const deadline = this.#deadline;
     let resumeFn = resume;
@@ -283,6 +283,7 @@ export class Exchange implements LegacyHandler {
 
   onUpgrade(status: number, raw: Buffer[] | string[] | null, socket: unknown): void {
     // The socket now belongs to the caller (CONNECT, WebSocket): it never returns to the pool.
+    this.#conn?.handOff();
     this.#finish(new Error('upgraded'));
     this.#outer.onUpgrade?.(status, raw, socket);
   }
@@ -313,26 +314,44 @@ export class Exchange implements LegacyHandler {
   // ---- outcomes -------------------------------------------------------------------
 
   #mayRetry(error: unknown): boolean {
-    if (!isReplayable(this.#opts.body)) return false;
-    // The server never saw it (refused unsent, REFUSED_STREAM, above a GOAWAY's last
-    // stream): safe for any method, and again if the next connection goes away too.
-    if (isUnprocessed(error)) return this.#unprocessedRetries < MAX_UNPROCESSED_RETRIES;
-    if (this.#socketRetried) return false;
+    if (isUnprocessed(error)) {
+      // The server never saw it (refused unsent, REFUSED_STREAM, above a GOAWAY's last
+      // stream): safe for any method, and again if the next connection goes away too.
+      if (this.#unprocessedRetries >= MAX_UNPROCESSED_RETRIES) return false;
+      // Refused before anything was written: any body, a one-shot stream included (nothing
+      // of it was read). A stream the server refused may have had part of its body sent.
+      return isWeirError(error, 'ERR_HTTP_CONNECTION_RETIRED') || isReplayable(this.#opts.body);
+    }
+    // A one-shot body may have been partly sent: it is never replayed.
+    if (this.#socketRetried || !isReplayable(this.#opts.body)) return false;
     // An HTTP/2 stream that undici saw end early (reset, closed before its response).
     const h2Stream = this.#conn!.h2 && codeOf(error) === 'UND_ERR_INFO';
     if (!isSocketError(error) && !h2Stream) return false;
     const method = (this.#opts.method ?? 'GET').toUpperCase();
     if (!IDEMPOTENT.has(method)) return false;
-    // HTTP/1.1: only a reused socket can have been closed by the server while idle.
-    // HTTP/2: a GOAWAY or a reset session refuses streams on any session.
-    return this.#reused || this.#conn!.h2;
+    // HTTP/1.1: a socket that sat idle or served before may have been closed by the server
+    // as the request went out; one opened for this very request that fails is the server's
+    // answer. HTTP/2: a GOAWAY or a reset session refuses streams on any session.
+    const conn = this.#conn!;
+    return conn.h2 || !conn.fresh;
   }
 
   #retry(error: unknown): void {
     this.#retried = true;
-    if (isUnprocessed(error)) this.#unprocessedRetries++;
+    const unprocessed = isUnprocessed(error);
+    if (unprocessed) this.#unprocessedRetries++;
     else this.#socketRetried = true;
     this.#origin.retries++;
+    const conn = this.#conn!;
+    if (!conn.h2 && !unprocessed) {
+      // HTTP/1.1 keep-alive race: again on this connection, whose Client opens a socket for
+      // it. Sent after undici's error callback returns, once it has let go of the failed
+      // socket. A request refused unsent goes to another connection instead.
+      queueMicrotask(() => {
+        if (this.#state === SENT && this.#conn === conn) this.#send(conn);
+      });
+      return;
+    }
     this.#finish(error);
     this.#acquire();
   }
@@ -351,6 +370,12 @@ export class Exchange implements LegacyHandler {
     // An HTTP/1.1 error leaves the socket in an unknown state (undici resets it); an HTTP/2
     // stream error leaves its session healthy unless the session itself closed.
     if (error === undefined || (conn.h2 && conn.closed === undefined)) {
+      if (conn.keepAliveMs === 0 && !conn.h2) {
+        // The server closes it now (`Connection: close`, `Keep-Alive: timeout=0`): it must
+        // not go back to the pool, where the next request would take it first.
+        lease.destroy("closed by the server's Keep-Alive hint");
+        return;
+      }
       if (conn.keepAliveMs !== undefined && conn.inFlight === 0) {
         this.#origin.retireWhenIdleFor(conn, conn.keepAliveMs);
       }

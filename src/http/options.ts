@@ -42,7 +42,8 @@ export interface OriginOptions {
    * An idle connection is closed after this long. Below the 5 s keep-alive of common
    * servers so that the client closes first; a server's `Keep-Alive: timeout=N` hint
    * lowers it for that connection to N s less 1 s (the pool retires the connection then,
-   * and undici's Client closes its socket).
+   * and undici's Client closes its socket). With N of 1 or less (Node sends `timeout=0`
+   * for any keep-alive under 1 s), or `Connection: close`, the connection is not reused.
    * @default 4_000 ms
    */
   idleTimeoutMs?: number;
@@ -86,6 +87,15 @@ export interface OriginOptions {
    * lowers it once its SETTINGS arrive. @default 100
    */
   maxConcurrentStreams?: number;
+  /**
+   * Let the process exit while the pool holds only idle connections: their sockets are
+   * unref'd (as undici and Node's own agents do), so an idle pool, pre-opened
+   * `minConnections` included, never keeps the process alive; a connection serving a
+   * request keeps it alive as usual. `false` keeps the process alive while any
+   * connection is open, until `close()`.
+   * @default true
+   */
+  allowExitOnIdle?: boolean;
   /** TLS settings for https origins. */
   tls?: HttpTlsOptions;
   /**
@@ -133,6 +143,7 @@ const originKeys: KeyList<OriginOptions> = {
   allowH2: 1,
   h2c: 1,
   maxConcurrentStreams: 1,
+  allowExitOnIdle: 1,
   tls: 1,
   breaker: 1,
 };
@@ -159,6 +170,7 @@ export interface ResolvedOriginOptions {
   allowH2: boolean;
   h2c: boolean;
   maxConcurrentStreams: number;
+  allowExitOnIdle: boolean;
   tls: HttpTlsOptions;
   breaker: false | CircuitBreakerOptions;
   clock: Clock;
@@ -208,6 +220,7 @@ export function resolveOriginOptions(
     allowH2: checkBool('allowH2', o.allowH2, true),
     h2c: checkBool('h2c', o.h2c, false),
     maxConcurrentStreams: checkInt('maxConcurrentStreams', o.maxConcurrentStreams ?? 100, 1),
+    allowExitOnIdle: checkBool('allowExitOnIdle', o.allowExitOnIdle, true),
     tls: { ...base.tls, ...override?.tls },
     breaker: o.breaker ?? false,
     clock,

@@ -1,5 +1,10 @@
-import { createPool, type Pool, type PoolStats } from '../pool/index.js';
-import { type Connection, makeConnector, openConnection } from './connection.js';
+import { createPool, type Lease, type Pool, type PoolStats } from '../pool/index.js';
+import {
+  type Connection,
+  type ConnectionEnv,
+  makeConnector,
+  openConnection,
+} from './connection.js';
 import { statsCode } from './errors.js';
 import type { ResolvedOriginOptions } from './options.js';
 import type { Origin } from './origin.js';
@@ -8,7 +13,7 @@ import type { Origin } from './origin.js';
 export interface OriginStats {
   /** `scheme://host:port`. */
   origin: string;
-  /** Connections open or opening. */
+  /** Connections open or opening (those lent to Node's client by the pool's agent too). */
   connections: number;
   /** Connections serving at least one request. */
   active: number;
@@ -20,11 +25,14 @@ export interface OriginStats {
   inFlight: number;
   /** Requests waiting for a connection. */
   queued: number;
-  /** Requests started (a retry counts once). */
+  /** Requests started, through the agent too (a retry counts once). */
   requests: number;
-  /** Connections opened. */
+  /**
+   * Connections opened: by the pool, and in place of a connection's closed socket (for the
+   * retry after a keep-alive race, or to switch a connection between undici and the agent).
+   */
   opened: number;
-  /** Connections closed. */
+  /** Connections closed (counted like `opened`). */
   closed: number;
   /**
    * Share of requests served by a connection that was already open, from 0 to 1:
@@ -33,7 +41,7 @@ export interface OriginStats {
   reuseRate: number;
   /** Requests per connection opened (the issue's "requests / connections"). */
   requestsPerConnection: number;
-  /** Requests retried on a fresh connection after a stale keep-alive socket or GOAWAY. */
+  /** Requests retried on a newly opened connection after a stale keep-alive socket or GOAWAY. */
   retries: number;
   /** Streams in flight on each open HTTP/2 session (empty for HTTP/1.1). */
   h2Streams: number[];
@@ -43,7 +51,11 @@ export interface OriginStats {
   pool: PoolStats;
 }
 
-/** @internal The pool of connections to one origin, and what is measured about it. */
+/**
+ * @internal The pool of connections to one origin, and what is measured about it. undici's
+ * requests and the agent's (Node's HTTP client) share it: one `connections` budget, one
+ * queue, one shutdown, one set of figures.
+ */
 export class OriginPool {
   readonly origin: Origin;
   readonly options: ResolvedOriginOptions;
@@ -52,18 +64,32 @@ export class OriginPool {
   inFlight = 0;
   requests = 0;
   retries = 0;
+  /** Sockets opened in place of a connection's previous one. */
+  reopened = 0;
   readonly errors = new Map<string, number>();
+  /** Agent requests waiting for a connection: new connections then offer HTTP/1.1 only. */
+  #agentWaiting = 0;
 
   constructor(origin: Origin, options: ResolvedOriginOptions, name: string) {
     this.origin = origin;
     this.options = options;
-    const connector = makeConnector(origin, options);
-    const hooks = {
-      onClose: (conn: Connection) => {
-        this.pool.retire(conn, conn.closed);
-      },
-      onStreamLimit: (conn: Connection, limit: number) => {
-        this.pool.setLeaseLimit(conn, Math.min(limit, options.maxConcurrentStreams));
+    const env: ConnectionEnv = {
+      origin,
+      options,
+      connector: makeConnector(origin, options, true),
+      h1Connector: makeConnector(origin, options, false),
+      hooks: {
+        onClose: (conn) => {
+          // An HTTP/1.1 connection with a request on it is left to that request: it reopens
+          // the socket for a request that was not sent, or gives the connection up.
+          if (conn.h2 || conn.inFlight === 0) this.pool.retire(conn, conn.closed);
+        },
+        onStreamLimit: (conn, limit) => {
+          this.pool.setLeaseLimit(conn, Math.min(limit, options.maxConcurrentStreams));
+        },
+        onReopen: () => {
+          this.reopened++;
+        },
       },
     };
     // An https origin may answer h2: until the first connection says, expect one create to
@@ -72,7 +98,7 @@ export class OriginPool {
     const mayBeH2 = origin.protocol === 'https:' ? options.allowH2 : options.h2c;
     this.pool = createPool<Connection>({
       create: async (signal) => {
-        const conn = await openConnection(origin, options, connector, hooks, signal);
+        const conn = await openConnection(env, signal, this.#agentWaiting > 0);
         this.#conns.add(conn);
         return conn;
       },
@@ -96,6 +122,38 @@ export class OriginPool {
       name: `${name} ${origin.key}`,
       clock: options.clock,
     });
+  }
+
+  /**
+   * A connection for Node's HTTP client, leased to the caller alone: an HTTP/1.1 one, or an
+   * idle HTTP/2 session that the caller may close and reopen as HTTP/1.1. An HTTP/2 session
+   * serving other requests is passed over (it takes no new streams until this returns, so
+   * that it is not offered again) and stays as it is.
+   * @throws whatever `pool.acquire` throws.
+   */
+  async acquireForNode(signal: AbortSignal): Promise<Lease<Connection>> {
+    const passed: Connection[] = [];
+    this.#agentWaiting++;
+    try {
+      for (;;) {
+        const lease = this.pool.tryAcquire() ?? (await this.pool.acquire({ signal }));
+        const conn = lease.value;
+        if (!conn.h2) return lease;
+        const shared = leasesOf(lease) > 1;
+        this.pool.setLeaseLimit(conn, 1);
+        if (!shared) return lease;
+        passed.push(conn);
+        lease.release();
+      }
+    } finally {
+      this.#agentWaiting--;
+      for (const conn of passed) {
+        if (conn.h2 && !conn.destroyed) {
+          const limit = this.options.maxConcurrentStreams;
+          this.pool.setLeaseLimit(conn, Math.min(conn.serverStreams ?? limit, limit));
+        }
+      }
+    }
   }
 
   /**
@@ -127,6 +185,7 @@ export class OriginPool {
 
   stats(): OriginStats {
     const p = this.pool.stats();
+    const opened = p.created + this.reopened;
     const h2Streams: number[] = [];
     for (const c of this.#conns) if (c.h2 && c.closed === undefined) h2Streams.push(c.inFlight);
     return {
@@ -138,14 +197,23 @@ export class OriginPool {
       inFlight: this.inFlight,
       queued: p.pending,
       requests: this.requests,
-      opened: p.created,
-      closed: p.destroyed,
-      reuseRate: this.requests === 0 ? 0 : Math.max(0, (this.requests - p.created) / this.requests),
-      requestsPerConnection: p.created === 0 ? 0 : this.requests / p.created,
+      opened,
+      closed: p.destroyed + this.reopened,
+      reuseRate: this.requests === 0 ? 0 : Math.max(0, (this.requests - opened) / this.requests),
+      requestsPerConnection: opened === 0 ? 0 : this.requests / opened,
       retries: this.retries,
       h2Streams,
       errors: Object.fromEntries(this.errors),
       pool: p,
     };
   }
+}
+
+/**
+ * How many borrowers share the leased resource. The pool does not say; its lease carries
+ * its record of the resource, whose `leases` count is read here. Unknown counts as shared.
+ */
+function leasesOf(lease: Lease<Connection>): number {
+  const n = (lease.slot as { leases?: unknown } | null)?.leases;
+  return typeof n === 'number' ? n : Number.POSITIVE_INFINITY;
 }

@@ -215,6 +215,25 @@ describe('REFUSED_STREAM', () => {
     assert.equal(http.stats().retries, 1);
   });
 
+  test('a stream the server refused is not replayed when its body was a one-shot stream', {
+    timeout: 10_000,
+  }, async () => {
+    const { s, http } = await setup(false, (a) => {
+      a.stream.close(NGHTTP2_REFUSED_STREAM);
+      return true;
+    });
+    // Part of it may have been sent (and read from the caller's stream) before the refusal.
+    const body = (async function* () {
+      yield Buffer.from('once');
+    })();
+    await assert.rejects(http.request(`${s.url}/p`, { method: 'POST', body }), (e: unknown) => {
+      assert.ok(isWeirError(e, 'ERR_HTTP_CONNECTION_RETIRED'), String(e));
+      return true;
+    });
+    assert.equal(s.arrived.length, 1);
+    assert.equal(http.stats().retries, 0);
+  });
+
   test('a server that refuses every stream fails the request after a bounded number of tries', {
     timeout: 10_000,
   }, async () => {
