@@ -52,7 +52,15 @@ export type WeirErrorCode =
   | 'ERR_SSE_EVENT_TOO_LARGE'
   | 'ERR_SSE_STATUS'
   | 'ERR_SSE_CONTENT_TYPE'
-  | 'ERR_SSE_RETRIES_EXHAUSTED';
+  | 'ERR_SSE_RETRIES_EXHAUSTED'
+  // weir/ws
+  | 'ERR_WS_CLOSED'
+  | 'ERR_WS_FATAL_CLOSE'
+  | 'ERR_WS_HANDSHAKE_REFUSED'
+  | 'ERR_WS_RETRIES_EXHAUSTED'
+  | 'ERR_WS_SEND_TIMEOUT'
+  | 'ERR_WS_PROTOCOL'
+  | 'ERR_WS_STREAM_RESET';
 
 // A registry-wide brand, so that two copies of weir loaded in one process still
 // recognise each other's errors (undici does the same).
