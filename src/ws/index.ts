@@ -13,4 +13,19 @@ export {
 export { WsError } from './errors.js';
 export type { WsMessage } from './inbox.js';
 export { defaultIsFatalClose, type WsOptions } from './options.js';
+export {
+  createWsPool,
+  type OpenStreamOptions,
+  WsPool,
+  type WsPoolOptions,
+  type WsPoolStats,
+  type WsStreamsOptions,
+} from './pool.js';
 export type { WsData } from './send-queue.js';
+export {
+  acceptWsStreams,
+  type WsStreamInfo,
+  WsStreamServer,
+  type WsStreamServerOptions,
+} from './server.js';
+export { WsStream, type WsStreamStats } from './stream.js';
