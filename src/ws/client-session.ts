@@ -24,6 +24,9 @@ export class ClientSession extends Session implements ConnectionHooks {
   // Streams whose OPEN reached a server that knew this session.
   readonly #opened = new Set<WsStream>();
   #error: unknown;
+  // Unreliable frames written before the WELCOME: they follow the OPENs it triggers (bounded
+  // by the streams' credit, which no acknowledgement refills meanwhile).
+  #held: Buffer[] = [];
 
   /** Set once the connection exists. */
   bind(send: Transport): void {
@@ -50,8 +53,12 @@ export class ClientSession extends Session implements ConnectionHooks {
   }
 
   transmit(frame: Buffer, reliable: boolean, signal: AbortSignal | undefined): Promise<void> {
-    // A reliable frame waits in its stream for the WELCOME, which replays it.
-    if (!this.#ready && reliable) return RESOLVED;
+    // A reliable frame waits in its stream for the WELCOME, which replays it; another
+    // waits here, so that it does not reach the server before its stream's OPEN.
+    if (!this.#ready) {
+      if (!reliable) this.#held.push(frame);
+      return RESOLVED;
+    }
     const sent = this.#send(frame, signal);
     // Kept for replay: a failed write is the replay's business, not the writer's.
     return reliable ? sent.catch(noop) : sent;
@@ -77,6 +84,7 @@ export class ClientSession extends Session implements ConnectionHooks {
 
   closed(error: unknown): void {
     this.#ready = false;
+    this.#held = [];
     this.#error = new WsError('ERR_WS_STREAM_RESET', 'The connection of this stream closed', {
       cause: error,
     });
@@ -103,6 +111,9 @@ export class ClientSession extends Session implements ConnectionHooks {
       this.control(s.openFrame());
       s.resume();
     }
+    const held = this.#held;
+    this.#held = [];
+    for (const frame of held) this.#send(frame, undefined).catch(noop);
   }
 
   protected violation(error: unknown): void {
