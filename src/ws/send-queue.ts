@@ -97,14 +97,17 @@ export class SendQueue {
 
   /** Accepts `data` (returns a settled promise) or makes the caller wait for room. */
   send(data: WsData, signal: AbortSignal | undefined): Promise<void> {
-    const size = byteSize(data);
     if (this.#waitHead === this.#waiters.length) {
       const sink = this.#sink;
+      // The hot path: straight into the socket, without measuring the message.
       if (this.#bytes === 0 && sink !== undefined && sink.bufferedAmount < this.#max) {
         sink.send(data, this.#written);
         this.written++;
         return RESOLVED;
       }
+    }
+    const size = byteSize(data);
+    if (this.#waitHead === this.#waiters.length) {
       if (this.bufferedBytes < this.#max) {
         this.#push(data, size);
         return RESOLVED;
