@@ -108,7 +108,8 @@ class ServerSession extends Session {
     this.#ws = undefined;
     this.#queue?.close(new WsError('ERR_WS_CLOSED', 'The socket of this session closed'), false);
     this.#queue = undefined;
-    this.#ttl = this.#config.clock.setTimeout(() => this.expire(), this.#config.sessionTtlMs);
+    // Unref'd: a session waiting for its client must not keep the process alive.
+    this.#ttl = this.#config.clock.setTimeout(() => this.expire(), this.#config.sessionTtlMs, true);
   }
 
   expire(): void {
