@@ -168,7 +168,13 @@ export class WsConnection
       return;
     }
     this.#disposeSignal = onAbort(signal, (reason) => this.#shutdown(reason, false, 1000, ''));
-    this.#dial();
+    try {
+      this.#dial();
+    } catch (error) {
+      // `ws` refuses some options only when the socket is made (a malformed subprotocol).
+      this.#disposeSignal();
+      throw error;
+    }
   }
 
   /** Where the connection is now. */
@@ -449,7 +455,16 @@ export class WsConnection
     this.emit('reconnect', { retry, delayMs, error: cause });
     // The emit may have closed the connection.
     if (this.#state !== 'reconnecting') return;
-    this.#retryTimer = o.clock.setTimeout(() => this.#dial(), delayMs);
+    this.#retryTimer = o.clock.setTimeout(() => this.#redial(), delayMs);
+  }
+
+  #redial(): void {
+    try {
+      this.#dial();
+    } catch (error) {
+      this.#ws = undefined;
+      this.#fail(error, 1006, '');
+    }
   }
 
   /** The connection ends for good with `error` (no socket is left). */

@@ -66,6 +66,15 @@ test('pongTimeoutMs above pingIntervalMs is refused, naming both options', () =>
     /`pongTimeoutMs` to be at most `pingIntervalMs`/,
   );
   assert.throws(() => connectWs('http//nope', {}), TypeError);
+  // `ws` itself refuses a malformed subprotocol when the socket is made: thrown at once.
+  assert.throws(
+    () =>
+      connectWs('ws://127.0.0.1:1/', {
+        protocols: 'two words',
+        signal: new AbortController().signal,
+      }),
+    SyntaxError,
+  );
   assert.throws(
     () => connectWs('ws://127.0.0.1:1/', { pingInterval: 5 } as never),
     /did you mean `pingIntervalMs`/,
