@@ -13,6 +13,8 @@ export type WsData = string | Buffer | ArrayBuffer | ArrayBufferView;
 /** @internal The part of a `ws` socket the queue writes to. */
 export interface Sink {
   readonly bufferedAmount: number;
+  /** 1 while open; a closing socket takes no more messages (they wait for the next one). */
+  readonly readyState: number;
   send(data: WsData, cb: (error?: Error) => void): void;
 }
 
@@ -75,7 +77,8 @@ export class SendQueue {
 
   /** Bytes waiting to go out: the socket's buffer and weir's queue. */
   get bufferedBytes(): number {
-    return (this.#sink?.bufferedAmount ?? 0) + this.#bytes;
+    const sink = this.#sink;
+    return (sink?.readyState === 1 ? sink.bufferedAmount : 0) + this.#bytes;
   }
 
   /** Sends waiting for room. */
@@ -100,7 +103,12 @@ export class SendQueue {
     if (this.#waitHead === this.#waiters.length) {
       const sink = this.#sink;
       // The hot path: straight into the socket, without measuring the message.
-      if (this.#bytes === 0 && sink !== undefined && sink.bufferedAmount < this.#max) {
+      if (
+        this.#bytes === 0 &&
+        sink !== undefined &&
+        sink.readyState === 1 &&
+        sink.bufferedAmount < this.#max
+      ) {
         sink.send(data, this.#written);
         this.written++;
         return RESOLVED;
@@ -167,7 +175,7 @@ export class SendQueue {
 
   /** Moves queued messages into the socket, then waiting ones into the queue, in order. */
   #pump(all = false): void {
-    const sink = this.#sink;
+    const sink = this.#sink?.readyState === 1 ? this.#sink : undefined;
     if (sink !== undefined) {
       while (this.#head < this.#items.length && (all || sink.bufferedAmount < this.#max)) {
         const data = this.#items[this.#head]!;
