@@ -1,8 +1,9 @@
 // Per-stream credit: one stream whose reader stalls, among 1,000 on the same connections,
 // holds up only itself. Its writer waits once the window is full; the other streams' round
-// trips keep their latency (p99 moved by under 2 ms, measured in the same run before and
-// during the stall). The only wall-clock assertion of the suite, because the issue asks for
-// it; the margin is wide (a round trip takes a fraction of a millisecond on loopback).
+// trips keep their latency (p99 moved by under 2 ms, measured in the same run in three
+// alternating rounds without and with a stalled stream). The only wall-clock assertion of
+// the suite, because the issue asks for it; alternating rounds keep a load spike on the
+// shared machine from landing on one side only.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { FakeClock } from '../../src/internal/clock.js';
@@ -22,10 +23,16 @@ test('one stalled stream among 1,000 moves the others’ p99 round trip by under
 }, async (t) => {
   const clock = new FakeClock();
   const srv = await startServer();
+  // A stalled stream's reader starts reading only when its gate opens.
+  const gates = new Map<string, () => void>();
   const server = acceptWsStreams(srv.wss, {
     clock,
     onStream: async (s) => {
-      if (s.label === 'stalled') return; // never reads
+      if (s.label.startsWith('stalled')) {
+        await new Promise<void>((resolve) => gates.set(s.label, resolve));
+        for await (const _ of s);
+        return;
+      }
       for await (const m of s) await s.write(m);
     },
   });
@@ -37,13 +44,12 @@ test('one stalled stream among 1,000 moves the others’ p99 round trip by under
     streams: { window: WINDOW },
   });
   for (let i = 0; i < 200 && pool.stats().open < 2; i++) await turns(5);
-  const stalled = await pool.openStream({ label: 'stalled' });
   const others: { s: WsStream; it: AsyncIterator<unknown> }[] = [];
   for (let i = 1; i < STREAMS; i++) {
     const s = await pool.openStream({ label: `s${i}` });
     others.push({ s, it: s[Symbol.asyncIterator]() });
   }
-  assert.equal(pool.stats().streams, STREAMS);
+  assert.equal(pool.stats().streams, STREAMS - 1);
 
   const roundTrips = async (n: number): Promise<number[]> => {
     const times: number[] = [];
@@ -61,23 +67,31 @@ test('one stalled stream among 1,000 moves the others’ p99 round trip by under
 
   const before: number[] = [];
   const during: number[] = [];
-  before.push(...(await roundTrips(2_000)));
-  // Stall: the writer fills the stalled stream's window, then its next write waits.
-  for (let k = 0; k < WINDOW; k++) await stalled.write(`stuck ${k}`);
-  const waiting = track(stalled.write('one too many'));
-  await turns(20);
-  assert.equal(waiting.done, false, 'the stalled stream’s writer waits for credit');
-  assert.equal(stalled.stats().credit, 0);
-  during.push(...(await roundTrips(2_000)));
+  // Alternating rounds: the others' round trips without a stall, then with one.
+  for (let round = 0; round < 3; round++) {
+    before.push(...(await roundTrips(1_000)));
+    const label = `stalled${round}`;
+    const stalled = await pool.openStream({ label });
+    // The writer fills the stalled stream's window; its next write waits for credit.
+    for (let k = 0; k < WINDOW; k++) await stalled.write(`stuck ${k}`);
+    const waiting = track(stalled.write('one too many'));
+    await turns(20);
+    assert.equal(waiting.done, false, 'the stalled stream’s writer waits for credit');
+    assert.equal(stalled.stats().credit, 0);
+    during.push(...(await roundTrips(1_000)));
+    assert.equal(waiting.done, false, 'still waiting: nothing read it');
+    // Its reader wakes up: the waiting write goes through, and the stream is dropped.
+    gates.get(label)!();
+    await waiting.promise;
+    assert.equal(waiting.error, undefined);
+    stalled.reset('round over');
+  }
   const moved = p99(during) - p99(before);
   t.diagnostic(`p99 before ${p99(before).toFixed(3)} ms, during ${p99(during).toFixed(3)} ms`);
   assert.ok(
     moved < 2,
     `p99 moved by ${moved.toFixed(3)} ms (before ${p99(before).toFixed(3)}, during ${p99(during).toFixed(3)})`,
   );
-  assert.equal(waiting.done, false, 'still waiting: nothing read it');
-  stalled.reset('test over');
-  await assert.rejects(waiting.promise, { code: 'ERR_WS_STREAM_RESET' });
   await pool.close();
   server.close();
   assert.equal(clock.pendingTimers, 0);
