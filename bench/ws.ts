@@ -144,6 +144,25 @@ async function weirConnection(): Promise<Peer> {
   };
 }
 
+async function weirConnectionStream(): Promise<Peer> {
+  const conn: WsConnection = connectWs(plainUrl);
+  await conn.opened();
+  const messages = conn.messages();
+  return {
+    name: 'weir connectWs, read as messages()',
+    async flood(n) {
+      const reading = messages.take(n).count();
+      for (let i = 0; i < n; i++) await conn.send(payload);
+      await reading;
+    },
+    async ping() {
+      await conn.send(payload);
+      await messages.first();
+    },
+    close: () => conn.close(),
+  };
+}
+
 async function weirStream(): Promise<Peer> {
   const pool = createWsPool({ url: muxedUrl, streams: { window: 512 } });
   const s: WsStream = await pool.openStream();
@@ -165,7 +184,13 @@ async function weirStream(): Promise<Peer> {
   };
 }
 
-const peers = [await rawWs(), await weirConnection(), await weirStream(), await reconnecting()];
+const peers = [
+  await rawWs(),
+  await weirConnection(),
+  await weirConnectionStream(),
+  await weirStream(),
+  await reconnecting(),
+];
 for (const p of peers) await p.flood(MESSAGES); // warm up
 const rates = new Map<string, number[]>(peers.map((p) => [p.name, []]));
 for (let r = 0; r < ROUNDS; r++) {
@@ -187,7 +212,7 @@ for (const p of peers) await p.close();
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const raw = median(rates.get(peers[0]!.name)!);
-const rws = median(rates.get(peers[3]!.name)!);
+const rws = median(rates.get(peers[4]!.name)!);
 console.log(
   `${MESSAGES} messages of ${payload.length} bytes echoed per round, median of ${ROUNDS} rounds; round trip over ${RTT_SAMPLES} sequential pings\n`,
 );

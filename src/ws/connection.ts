@@ -8,6 +8,8 @@ import { Emitter } from '../internal/emitter.js';
 import { TimeoutError } from '../internal/errors.js';
 import { abortReason, onAbort } from '../internal/signals.js';
 import { type Backoff, exponentialBackoff } from '../resilience/backoff.js';
+import type { Pull, Run } from '../stream/pull.js';
+import { kOpen } from '../stream/sources.js';
 import { type Stream, stream } from '../stream/stream.js';
 import { WsError } from './errors.js';
 import { Heartbeat } from './heartbeat.js';
@@ -247,15 +249,30 @@ export class WsConnection
     return stream(this as AsyncIterable<WsMessage>);
   }
 
+  /** @internal As a `weir/stream` source: buffered messages are pulled without a promise. */
+  [kOpen](run: Run): Pull<WsMessage> {
+    if (this.#hooks !== undefined) {
+      throw new TypeError('This connection carries multiplexed streams: read a stream');
+    }
+    const inbox = this.#inbox;
+    const signal = run.signal;
+    return {
+      next: () => inbox.tryTake() ?? inbox.next(signal),
+      // Stopping early aborts `run.signal`, which takes the pending read out by itself.
+      return: noop,
+    };
+  }
+
   [Symbol.asyncIterator](): AsyncIterator<WsMessage> {
     if (this.#hooks !== undefined) {
       throw new TypeError('This connection carries multiplexed streams: read a stream');
     }
     const inbox = this.#inbox;
+    const owner = {};
     return {
-      next: () => inbox.next(),
+      next: () => inbox.next(undefined, owner),
       return: () => {
-        inbox.release();
+        inbox.release(owner);
         return Promise.resolve({ done: true, value: undefined });
       },
     };

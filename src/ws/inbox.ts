@@ -8,6 +8,7 @@ import { abortReason, onAbort } from '../internal/signals.js';
 export type WsMessage = string | Buffer;
 
 interface Reader {
+  owner: object | undefined;
   resolve: (r: IteratorResult<WsMessage, undefined>) => void;
   reject: (e: unknown) => void;
   dispose: () => void;
@@ -72,7 +73,12 @@ export class Inbox {
     this.#failReaders();
   }
 
-  next(signal?: AbortSignal): Promise<IteratorResult<WsMessage, undefined>> {
+  /** A buffered message without a promise, or undefined when none is buffered. */
+  tryTake(): IteratorResult<WsMessage, undefined> | undefined {
+    return this.#head < this.#items.length ? this.#take() : undefined;
+  }
+
+  next(signal?: AbortSignal, owner?: object): Promise<IteratorResult<WsMessage, undefined>> {
     if (this.#head < this.#items.length) return Promise.resolve(this.#take());
     if (this.#ended) {
       if (this.#error !== undefined) {
@@ -84,7 +90,7 @@ export class Inbox {
     }
     if (signal?.aborted) return Promise.reject(abortReason(signal));
     return new Promise((resolve, reject) => {
-      const r: Reader = { resolve, reject, dispose: noop };
+      const r: Reader = { owner, resolve, reject, dispose: noop };
       r.dispose = onAbort(signal, (reason) => {
         const i = this.#readers.indexOf(r);
         if (i >= 0) this.#readers.splice(i, 1);
@@ -94,11 +100,12 @@ export class Inbox {
     });
   }
 
-  /** Ends the pending reads of one iterator that stopped early (`break`). */
-  release(): void {
-    const readers = this.#readers;
-    this.#readers = [];
-    for (const r of readers) {
+  /** Ends the pending reads of one iterator (`owner`) that stopped early (`break`). */
+  release(owner: object): void {
+    const mine = this.#readers.filter((r) => r.owner === owner);
+    if (mine.length === 0) return;
+    this.#readers = this.#readers.filter((r) => r.owner !== owner);
+    for (const r of mine) {
       r.dispose();
       r.resolve(DONE);
     }
