@@ -60,7 +60,15 @@ export type WeirErrorCode =
   | 'ERR_WASM_OUT_OF_MEMORY'
   | 'ERR_WASM_MEMORY_LIMIT'
   | 'ERR_WASM_CALL_TIMEOUT'
-  | 'ERR_WASM_WORKER_EXIT';
+  | 'ERR_WASM_WORKER_EXIT'
+  // weir/ws
+  | 'ERR_WS_CLOSED'
+  | 'ERR_WS_FATAL_CLOSE'
+  | 'ERR_WS_HANDSHAKE_REFUSED'
+  | 'ERR_WS_RETRIES_EXHAUSTED'
+  | 'ERR_WS_SEND_TIMEOUT'
+  | 'ERR_WS_PROTOCOL'
+  | 'ERR_WS_STREAM_RESET';
 
 // A registry-wide brand, so that two copies of weir loaded in one process still
 // recognise each other's errors (undici does the same).
