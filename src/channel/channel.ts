@@ -1,8 +1,8 @@
+import { type Linked, LinkedList } from '../internal/linked-list.js';
 import { checkInt, checkKeys, checkObject, optionKeys } from '../internal/options.js';
 import { abortReason, checkSignal, onAbort } from '../internal/signals.js';
 import { later, settle, spend, yielding } from './coop.js';
 import { ChannelClosedError } from './errors.js';
-import { type Linked, WaitList } from './wait-list.js';
 
 /** Options of a call that may wait. */
 export interface WaitOptions {
@@ -29,7 +29,7 @@ export interface Selector {
 }
 
 /** @internal A queued sender or receiver; `sel` is set when it belongs to a `select`. */
-export interface Waiter<T> extends Linked {
+export interface Waiter<T> extends Linked<Waiter<T>> {
   value: T | undefined;
   resolve: (result: never) => void;
   reject: (error: unknown) => void;
@@ -82,8 +82,8 @@ export class Channel<T> implements AsyncIterable<T>, Disposable {
   #buf: (T | undefined)[];
   #head = 0;
   #len = 0;
-  readonly #receivers = new WaitList<Waiter<T>>();
-  readonly #senders = new WaitList<Waiter<T>>();
+  readonly #receivers = new LinkedList<Waiter<T>>();
+  readonly #senders = new LinkedList<Waiter<T>>();
   #closed = false;
   #onClose: (() => void) | undefined = undefined;
 

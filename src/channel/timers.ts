@@ -21,23 +21,12 @@ const TIMER_KEYS = optionKeys<TimerOptions>({ signal: 1, clock: 1 });
  */
 export function after(ms: number, options?: TimerOptions): Channel<number> {
   checkMs('ms', ms, 0, false);
-  const { clock, signal } = timerOptions(options);
-  const ch = new Channel<number>(1);
-  if (signal?.aborted) {
-    ch.close();
-    return ch;
-  }
-  let timer: TimerHandle;
-  const disposeAbort = onAbort(signal, () => ch[Symbol.dispose]());
-  ch[kOnClose](() => {
-    clock.clearTimeout(timer);
-    disposeAbort();
+  return timerChannel(options, (ch, clock, t) => {
+    t.timer = clock.setTimeout(() => {
+      ch.trySend(clock.now());
+      ch.close();
+    }, ms);
   });
-  timer = clock.setTimeout(() => {
-    ch.trySend(clock.now());
-    ch.close();
-  }, ms);
-  return ch;
 }
 
 /**
@@ -51,27 +40,39 @@ export function after(ms: number, options?: TimerOptions): Channel<number> {
  */
 export function ticker(ms: number, options?: TimerOptions): Channel<number> {
   checkMs('ms', ms, Number.MIN_VALUE, false);
+  return timerChannel(options, (ch, clock, t) => {
+    // Ticks are due at start + k·ms, so a late timer does not shift every later tick.
+    let due = clock.now() + ms;
+    const tick = (): void => {
+      const now = clock.now();
+      ch.trySend(now);
+      while (due <= now) due += ms;
+      t.timer = clock.setTimeout(tick, due - now);
+    };
+    t.timer = clock.setTimeout(tick, ms);
+  });
+}
+
+// The channel of `after` and `ticker`: one slot, closed at once for an aborted signal.
+// Closing it (or an abort) clears the timer that `start` keeps in `t.timer` and drops the
+// wait on the signal.
+function timerChannel(
+  options: TimerOptions | undefined,
+  start: (ch: Channel<number>, clock: Clock, t: { timer: TimerHandle }) => void,
+): Channel<number> {
   const { clock, signal } = timerOptions(options);
   const ch = new Channel<number>(1);
   if (signal?.aborted) {
     ch.close();
     return ch;
   }
-  let timer: TimerHandle;
+  const t: { timer: TimerHandle } = { timer: undefined };
   const disposeAbort = onAbort(signal, () => ch[Symbol.dispose]());
   ch[kOnClose](() => {
-    clock.clearTimeout(timer);
+    clock.clearTimeout(t.timer);
     disposeAbort();
   });
-  // Ticks are due at start + k·ms, so a late timer does not shift every later tick.
-  let due = clock.now() + ms;
-  const tick = (): void => {
-    const now = clock.now();
-    ch.trySend(now);
-    while (due <= now) due += ms;
-    timer = clock.setTimeout(tick, due - now);
-  };
-  timer = clock.setTimeout(tick, ms);
+  start(ch, clock, t);
   return ch;
 }
 

@@ -10,6 +10,7 @@ import {
   type Deflate,
   type Gzip,
 } from 'node:zlib';
+import { onFirst } from '../internal/events.js';
 import { checkKeys, checkObject, optionKeys } from '../internal/options.js';
 import { abortReason, checkSignal, onAbort } from '../internal/signals.js';
 import type { Source } from '../stream/sources.js';
@@ -188,27 +189,13 @@ function completed(res: NodeResponse, arm: (resolve: () => void) => void): Promi
 }
 
 function drained(dest: Writable, res: NodeResponse): Promise<void> {
-  return new Promise<void>((resolve) => {
-    const done = (): void => {
-      dest.off('drain', done);
-      res.off('close', done);
-      resolve();
-    };
-    dest.on('drain', done);
-    // A disconnect while waiting: the loop sees `disconnected` and stops.
-    res.on('close', done);
-  });
+  // A disconnect while waiting: the loop sees `disconnected` and stops.
+  return new Promise<void>((resolve) => onFirst(dest, 'drain', res, 'close', resolve));
 }
 
 function finish(res: NodeResponse, zip: Writable | undefined): Promise<void> {
   return new Promise<void>((resolve) => {
-    const done = (): void => {
-      res.off('finish', done);
-      res.off('close', done);
-      resolve();
-    };
-    res.on('finish', done);
-    res.on('close', done);
+    onFirst(res, 'finish', res, 'close', resolve);
     if (zip === undefined) res.end();
     else {
       zip.once('end', () => res.end());

@@ -2,6 +2,7 @@
 // list ordered by priority, linked to the resource being validated for them and to the
 // create they caused, and timed out by one timer for all their deadlines.
 import type { Clock, TimerHandle } from '../internal/clock.js';
+import { type Linked, LinkedList } from '../internal/linked-list.js';
 import { onAbort } from '../internal/signals.js';
 import { PoolExhaustedError, type PoolState, PoolTimeoutError } from './errors.js';
 import type { Lease } from './lease.js';
@@ -32,15 +33,12 @@ export interface WaiterJob<T> {
 }
 
 /** @internal A caller queued in `acquire`, linked into {@link WaiterQueue}. */
-export interface Waiter<T> {
+export interface Waiter<T> extends Linked<Waiter<T>> {
   resolve: (lease: Lease<T>) => void;
   reject: (error: unknown) => void;
   priority: number;
   startedAt: number;
   deadline: number;
-  prev: Waiter<T> | null;
-  next: Waiter<T> | null;
-  queued: boolean;
   /** A resource being validated for this waiter; the waiter is skipped while set. */
   holding: Slot<T> | null;
   /** The create call this waiter caused, failed together with it. */
@@ -88,10 +86,7 @@ const noop = (): void => {};
  * keeps the process alive: it is what settles a caller's promise, and it runs only while
  * someone waits.
  */
-export class WaiterQueue<T> {
-  head: Waiter<T> | null = null;
-  tail: Waiter<T> | null = null;
-  size = 0;
+export class WaiterQueue<T> extends LinkedList<Waiter<T>> {
   /** Queued waiters holding a resource under validation (skipped when serving). */
   holders = 0;
   readonly #o: ResolvedPoolOptions<T>;
@@ -102,6 +97,7 @@ export class WaiterQueue<T> {
   #timerAt = Number.POSITIVE_INFINITY;
 
   constructor(o: ResolvedPoolOptions<T>, totals: Totals, host: QueueHost<T>) {
+    super();
     this.#o = o;
     this.#clock = o.clock;
     this.#totals = totals;
@@ -157,14 +153,7 @@ export class WaiterQueue<T> {
   add(w: Waiter<T>): void {
     let after = this.tail;
     while (after !== null && after.priority < w.priority) after = after.prev;
-    w.prev = after;
-    w.next = after === null ? this.head : after.next;
-    if (w.next === null) this.tail = w;
-    else w.next.prev = w;
-    if (after === null) this.head = w;
-    else after.next = w;
-    w.queued = true;
-    this.size++;
+    this.insertAfter(after, w);
     if (w.deadline < this.#timerAt) this.#arm(w.deadline);
   }
 
@@ -174,7 +163,7 @@ export class WaiterQueue<T> {
    * deadline timer goes with the last waiter.
    */
   settle(w: Waiter<T>): void {
-    this.#remove(w);
+    this.remove(w);
     w.disposeAbort();
     if (w.holding !== null) {
       w.holding = null;
@@ -185,17 +174,6 @@ export class WaiterQueue<T> {
       w.job = null;
     }
     if (this.size === 0 && this.#timer !== undefined) this.stop();
-  }
-
-  #remove(w: Waiter<T>): void {
-    if (!w.queued) return;
-    if (w.prev === null) this.head = w.next;
-    else w.prev.next = w.next;
-    if (w.next === null) this.tail = w.prev;
-    else w.next.prev = w.prev;
-    w.prev = w.next = null;
-    w.queued = false;
-    this.size--;
   }
 
   /** First waiter not busy with a validation, or null. */

@@ -92,12 +92,26 @@ export function exponentialBackoff(options: ExponentialBackoffOptions = {}): Bac
       `Expected \`jitter\` to be 'none', 'full' or 'equal', got ${describe(jitter)}`,
     );
   }
-  return (retry, _previous, random) => {
-    const d = Math.min(max, initial * factor ** (retry - 1));
-    if (jitter === 'full') return random() * d;
-    if (jitter === 'equal') return d / 2 + (random() * d) / 2;
-    return d;
-  };
+  return (retry, _previous, random) =>
+    exponentialDelay(retry, initial, factor, max, jitter, random);
+}
+
+/**
+ * @internal The delay of {@link exponentialBackoff} with options already checked, for
+ * callers whose base changes from call to call (the SSE client's server-given `retry`).
+ */
+export function exponentialDelay(
+  retry: number,
+  initialMs: number,
+  factor: number,
+  maxMs: number,
+  jitter: 'none' | 'full' | 'equal',
+  random: () => number,
+): number {
+  const d = Math.min(maxMs, initialMs * factor ** (retry - 1));
+  if (jitter === 'full') return random() * d;
+  if (jitter === 'equal') return d / 2 + (random() * d) / 2;
+  return d;
 }
 
 /** Options of {@link decorrelatedJitter}. */

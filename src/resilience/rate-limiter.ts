@@ -106,7 +106,7 @@ export class RateLimiter implements Policy {
 
   /** Callers waiting for tokens. */
   get waiting(): number {
-    return this.#queue.length;
+    return this.#queue.size;
   }
 
   /**
@@ -117,7 +117,7 @@ export class RateLimiter implements Policy {
   tryAcquire(tokens = 1): boolean {
     if (tokens !== 1) this.#checkTokens(tokens);
     // Queued callers come first: taking tokens now would starve them.
-    if (this.#queue.length !== 0) return false;
+    if (this.#queue.size !== 0) return false;
     this.#refill();
     if (this.#tokens + EPSILON < tokens) return false;
     this.#tokens -= tokens;
@@ -141,19 +141,19 @@ export class RateLimiter implements Policy {
       if (signal.aborted) return Promise.reject(abortReason(signal));
     }
     if (this.tryAcquire(tokens)) return Promise.resolve();
-    if (this.#queue.length >= this.#maxWaiting) {
+    if (this.#queue.size >= this.#maxWaiting) {
       const deficit = this.#queuedTokens + tokens - this.#tokens;
       const after = Math.max(0, Math.ceil(deficit / this.#ratePerMs));
       return Promise.reject(
         new RateLimitedError(
-          `Rate limiter "${this.#name}" refused the call: ${this.#queue.length} callers already wait (maxWaiting ${this.#maxWaiting}); retry in ${after} ms`,
+          `Rate limiter "${this.#name}" refused the call: ${this.#queue.size} callers already wait (maxWaiting ${this.#maxWaiting}); retry in ${after} ms`,
           after,
         ),
       );
     }
     const promise = this.#queue.wait(tokens, signal);
     this.#queuedTokens += tokens;
-    if (this.#queue.length === 1) this.#arm();
+    if (this.#queue.size === 1) this.#arm();
     return promise;
   }
 
@@ -208,7 +208,7 @@ export class RateLimiter implements Policy {
   #drain(): void {
     this.#refill();
     const q = this.#queue;
-    for (let w = q.head; w !== undefined; w = q.head) {
+    for (let w = q.head; w !== null; w = q.head) {
       if (this.#tokens + EPSILON < w.tokens) break;
       this.#tokens -= w.tokens;
       this.#queuedTokens -= w.tokens;
@@ -224,7 +224,7 @@ export class RateLimiter implements Policy {
       this.#timer = undefined;
     }
     const head = this.#queue.head;
-    if (head === undefined) return;
+    if (head === null) return;
     const wait = Math.max(1, Math.ceil((head.tokens - this.#tokens) / this.#ratePerMs));
     this.#timer = this.#clock.setTimeout(this.#onTimer, wait);
   }

@@ -110,7 +110,7 @@ export class Semaphore implements Policy {
 
   /** Callers waiting for a permit. */
   get waiting(): number {
-    return this.#queue.length;
+    return this.#queue.size;
   }
 
   /** Takes a permit if one is free now, else returns `undefined`. Never waits. */
@@ -181,7 +181,7 @@ export class Semaphore implements Policy {
 
   /** Gives one slot back: to the oldest waiter, or to the free count. */
   #release(): void {
-    if (this.#queue.head !== undefined) this.#queue.grantHead();
+    if (this.#queue.head !== null) this.#queue.grantHead();
     else this.#available++;
   }
 
@@ -194,12 +194,12 @@ export class Semaphore implements Policy {
       this.#available--;
       return Promise.resolve();
     }
-    if (this.#queue.length >= this.#maxWaiting) {
+    if (this.#queue.size >= this.#maxWaiting) {
       return Promise.reject(
         new BulkheadFullError(
-          `Semaphore "${this.#name}" is full: all ${this.#permits} permits are held and ${this.#queue.length} callers wait (maxWaiting ${this.#maxWaiting}); shed load or raise the limits`,
+          `Semaphore "${this.#name}" is full: all ${this.#permits} permits are held and ${this.#queue.size} callers wait (maxWaiting ${this.#maxWaiting}); shed load or raise the limits`,
           this.#permits,
-          this.#queue.length,
+          this.#queue.size,
         ),
       );
     }

@@ -1,16 +1,17 @@
+// A FIFO of waiters for the semaphore and the rate limiter, on the shared intrusive list
+// (internal/linked-list.ts), so that an aborted waiter leaves from the middle in O(1); a
+// waiter with a signal registers one wait on it (see internal/signals.ts), removed when it
+// leaves the queue.
+import { type Linked, LinkedList } from '../internal/linked-list.js';
 import { onAbort } from '../internal/signals.js';
-
-// A FIFO of waiters for the semaphore and the rate limiter: a doubly linked list, so that
-// an aborted waiter leaves from the middle in O(1); a waiter with a signal registers one
-// wait on it (see internal/signals.ts), removed when it leaves the queue.
 
 const NOTHING = (): void => {};
 
 /** @internal One queued caller. */
-export class Waiter {
-  prev: Waiter | undefined = undefined;
-  next: Waiter | undefined = undefined;
-  queued = true;
+export class Waiter implements Linked<Waiter> {
+  prev: Waiter | null = null;
+  next: Waiter | null = null;
+  queued = false;
   readonly tokens: number;
   readonly signal: AbortSignal | undefined;
   readonly resolve: () => void;
@@ -45,25 +46,18 @@ export class Waiter {
 }
 
 /** @internal The queue; `onAbort` lets the owner re-plan (the limiter re-arms its timer). */
-export class WaitQueue {
-  head: Waiter | undefined = undefined;
-  tail: Waiter | undefined = undefined;
-  length = 0;
+export class WaitQueue extends LinkedList<Waiter> {
   readonly onAbort: (waiter: Waiter, wasHead: boolean) => void;
 
   constructor(onAbort: (waiter: Waiter, wasHead: boolean) => void) {
+    super();
     this.onAbort = onAbort;
   }
 
   /** Queues a caller; the promise settles when the owner grants it, or on abort. */
   wait(tokens: number, signal: AbortSignal | undefined): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      const w = new Waiter(this, tokens, signal, resolve, reject);
-      w.prev = this.tail;
-      if (this.tail === undefined) this.head = w;
-      else this.tail.next = w;
-      this.tail = w;
-      this.length++;
+      this.push(new Waiter(this, tokens, signal, resolve, reject));
     });
   }
 
@@ -74,15 +68,10 @@ export class WaitQueue {
     w.resolve();
   }
 
-  remove(w: Waiter): void {
+  /** Unlinks `w` and drops its abort wait; does nothing when it is not queued. */
+  override remove(w: Waiter): void {
     if (!w.queued) return;
-    w.queued = false;
-    if (w.prev === undefined) this.head = w.next;
-    else w.prev.next = w.next;
-    if (w.next === undefined) this.tail = w.prev;
-    else w.next.prev = w.prev;
-    w.prev = w.next = undefined;
-    this.length--;
+    super.remove(w);
     w.dispose();
   }
 }

@@ -9,6 +9,9 @@ import {
   optionKeys,
 } from '../internal/options.js';
 import { abortReason, checkSignal, onAbort } from '../internal/signals.js';
+import { readChunks } from '../internal/web-stream.js';
+import { exponentialDelay } from '../resilience/backoff.js';
+import { sleep } from '../resilience/sleep.js';
 import type { Source } from '../stream/sources.js';
 import { type Stream, stream } from '../stream/stream.js';
 import { SseResponseError, SseRetriesExhaustedError } from './errors.js';
@@ -340,7 +343,7 @@ export function connectSse(url: string | URL, options?: ConnectSseOptions): Stre
       }
       const delayMs = delayFor(retry, empty, minRetryMs, maxRetryMs, random);
       onReconnect?.({ attempt: attempt + 1, lastEventId, delayMs, error: failure });
-      await sleep(delayMs, clock, signal);
+      await sleep(clock, delayMs, signal);
     }
   }
   return stream(events() as Source<SseEvent>);
@@ -359,8 +362,7 @@ function delayFor(
   const base = Math.max(retry, floor);
   if (strikes <= 1) return base;
   // A server's retry above the cap is its wish, not backoff: the cap does not shorten it.
-  const grown = Math.min(Math.max(cap, base), base * 2 ** (strikes - 1));
-  return Math.max(floor, grown / 2 + random() * (grown / 2));
+  return Math.max(floor, exponentialDelay(strikes, base, 2, Math.max(cap, base), 'equal', random));
 }
 
 async function headersFrom(fn: HeadersFn, info: SseHeadersInfo): Promise<Record<string, string>> {
@@ -393,23 +395,6 @@ function untilAborted<T>(value: T | Promise<T>, signal: AbortSignal): T | Promis
   });
 }
 
-function sleep(ms: number, clock: Clock, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(abortReason(signal));
-      return;
-    }
-    const timer = clock.setTimeout(() => {
-      dispose();
-      resolve();
-    }, ms);
-    const dispose = onAbort(signal, (reason) => {
-      clock.clearTimeout(timer);
-      reject(reason);
-    });
-  });
-}
-
 function isEventStream(type: string | null): boolean {
   if (type === null) return false;
   return type.split(';', 1)[0]!.trim().toLowerCase() === 'text/event-stream';
@@ -419,22 +404,7 @@ function bodyOf(res: SseFetchResponse): AsyncIterable<Uint8Array> {
   const body = res.body;
   if (body === null) return (async function* () {})();
   if (Symbol.asyncIterator in body) return body as AsyncIterable<Uint8Array>;
-  const rs = body as ReadableStream<Uint8Array>;
-  return {
-    async *[Symbol.asyncIterator]() {
-      const reader = rs.getReader();
-      try {
-        for (;;) {
-          const r = await reader.read();
-          if (r.done) return;
-          yield r.value;
-        }
-      } finally {
-        reader.cancel().catch(() => {});
-        reader.releaseLock();
-      }
-    },
-  };
+  return readChunks(body as ReadableStream<Uint8Array>, true);
 }
 
 async function discard(res: SseFetchResponse): Promise<void> {

@@ -8,6 +8,7 @@ import {
   checkObject,
   optionKeys,
 } from '../internal/options.js';
+import { onAbort } from '../internal/signals.js';
 import { encodeMessage, type SseMessage } from './encode.js';
 import { SseSlowClientError } from './errors.js';
 import { type NodeResponse, SseStream } from './writer.js';
@@ -132,7 +133,7 @@ export class SseHub {
     }
     if (!stream.closed) {
       this.#clients.add(stream);
-      stream.signal.addEventListener('abort', () => this.#clients.delete(stream), { once: true });
+      onAbort(stream.signal, () => this.#clients.delete(stream));
       this.#arm(this.#keepAliveMs);
     }
     return { stream, replayed, missed };

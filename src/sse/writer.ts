@@ -2,6 +2,7 @@ import type { ServerResponse } from 'node:http';
 import type { Http2ServerResponse } from 'node:http2';
 import type { Writable } from 'node:stream';
 import { type Clock, realClock, type TimerHandle } from '../internal/clock.js';
+import { onFirst } from '../internal/events.js';
 import { checkInt, checkKeys, checkMs, checkObject, optionKeys } from '../internal/options.js';
 import { checkSignal, onAbort } from '../internal/signals.js';
 import { encodeComment, encodeMessage, type SseMessage } from './encode.js';
@@ -68,14 +69,7 @@ class NodeSink implements Sink {
     return this.#res.writableLength;
   }
   onDrain(fn: () => void): void {
-    const res = this.#res;
-    const done = (): void => {
-      res.off('drain', done);
-      res.off('close', done);
-      fn();
-    };
-    res.on('drain', done);
-    res.on('close', done);
+    onFirst(this.#res, 'drain', this.#res, 'close', fn);
   }
   end(): void {
     this.#res.end();

@@ -1,6 +1,13 @@
 // The internal protocol every stage speaks. A stage's next() returns a plain result when
 // it has one at hand and a promise only when it must wait, so a chain over a synchronous
 // source runs as plain nested calls with no promise per item.
+//
+// A shared internal: besides the stream module, weir/json's streaming parse and stringify
+// speak it (with `openSource`/`isSource` from sources.ts) to run as stages of a stream
+// without a promise per item. It is not part of the public API (the package exports no
+// path to it); a change here is a change to those stages too, and their tests cover it.
+// It stays beside the stages rather than in src/internal/ because the sources it opens
+// include channels, and src/internal/ imports no module above it.
 
 import { abortReason, childController, onAbort } from '../internal/signals.js';
 

@@ -1,3 +1,6 @@
+// The sources `stream()` accepts (iterables, async iterables, web ReadableStreams,
+// channels), each opened as a Pull of the stream protocol. Like pull.ts a shared internal:
+// weir/json opens its inputs through `openSource`/`isSource`; the public part is `Source`.
 import { Channel } from '../channel/channel.js';
 import { describe } from '../internal/errors.js';
 import { DONE, isThenable, noop, type Pull, type Run, type Step } from './pull.js';
