@@ -5,11 +5,11 @@ import type { Socket } from 'node:net';
 import { isWeirError } from '../internal/errors.js';
 import type { Lease } from '../pool/index.js';
 import type { Connection } from './connection.js';
-import type { HttpPoolStats } from './dispatcher.js';
 import { HttpError } from './errors.js';
 import { acquireError } from './exchange.js';
 import { type Origin, originOf } from './origin.js';
 import type { OriginPool } from './origin-pool.js';
+import type { HttpPoolStats } from './types.js';
 
 /** What an agent needs from its {@link HttpPool}. */
 export interface AgentSource {

@@ -1,9 +1,12 @@
 import { Dispatcher } from 'undici';
-import type { HttpPool, HttpRequestOptions } from './dispatcher.js';
+import type { Clock } from '../internal/clock.js';
 import { download, upload } from './progress.js';
+import type { ComposablePool, HttpRequestOptions } from './types.js';
 
 type Dispatch = Dispatcher['dispatch'];
 type Interceptors = Dispatcher.DispatcherComposeInterceptor[];
+// biome-ignore lint/suspicious/noExplicitAny: the parameters after the first two
+type Rest<F> = F extends (a: any, b: any, ...rest: infer R) => unknown ? R : never;
 
 /**
  * @internal The pool seen through undici interceptors (`pool.compose(...)`).
@@ -15,10 +18,13 @@ type Interceptors = Dispatcher.DispatcherComposeInterceptor[];
  * interceptors. This view sends `request(url)`, `download` and `upload` through the
  * interceptors, runs the pool's own methods on the pool, and composes further on top.
  */
-export function composedView(pool: HttpPool, dispatch: Dispatch): HttpPool {
+export function composedView<P extends ComposablePool & { readonly clock: Clock }>(
+  pool: P,
+  dispatch: Dispatch,
+): P {
   const own = Object.getPrototypeOf(pool) as object;
   const bound = new Map<PropertyKey, unknown>();
-  const view: HttpPool = new Proxy(pool, {
+  const view: P = new Proxy(pool, {
     get(target, key) {
       switch (key) {
         case 'dispatch':
@@ -35,10 +41,9 @@ export function composedView(pool: HttpPool, dispatch: Dispatch): HttpPool {
             return composedView(target, next.dispatch as Dispatch);
           };
         case 'download':
-          return (...args: Parameters<HttpPool['download']>) =>
-            download(view, target.clock, ...args);
+          return (...args: Rest<typeof download>) => download(view, target.clock, ...args);
         case 'upload':
-          return (...args: Parameters<HttpPool['upload']>) => upload(view, target.clock, ...args);
+          return (...args: Rest<typeof upload>) => upload(view, target.clock, ...args);
       }
       const value = Reflect.get(target, key, target) as unknown;
       // The pool's own methods need the pool itself; undici's (stream, pipeline, connect,

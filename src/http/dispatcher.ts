@@ -19,7 +19,7 @@ import {
   undiciMs,
 } from './options.js';
 import { type Origin, originOf } from './origin.js';
-import { OriginPool, type OriginStats } from './origin-pool.js';
+import { OriginPool } from './origin-pool.js';
 import {
   type DownloadOptions,
   download,
@@ -28,29 +28,9 @@ import {
   upload,
 } from './progress.js';
 import { type HttpResponse, ResponseReader } from './response.js';
+import type { HttpPoolStats, HttpRequestOptions } from './types.js';
 
-/** Options of {@link HttpPool.request}. */
-export interface HttpRequestOptions {
-  /** @default 'GET' */
-  method?: string;
-  /** Request headers. */
-  headers?: Record<string, string | string[] | undefined> | string[];
-  /** The request body; see {@link RequestBody}. */
-  body?: RequestBody | null;
-  /** Aborts the request in any phase (waiting for a connection, sending, receiving). */
-  signal?: AbortSignal;
-  /**
-   * Overrides the origin's `headersTimeoutMs` for this request: no response headers this
-   * long after the request was written fails it with `ERR_HTTP_HEADERS_TIMEOUT`.
-   * `Infinity` turns it off. Checked like the pool's options, before a connection is taken.
-   */
-  headersTimeoutMs?: number;
-  /**
-   * Overrides the origin's `bodyTimeoutMs` for this request: no body bytes for this long
-   * fails it with `ERR_HTTP_BODY_TIMEOUT`. `Infinity` turns it off.
-   */
-  bodyTimeoutMs?: number;
-}
+export type { HttpPoolStats, HttpRequestOptions };
 
 const REQUEST_KEYS = optionKeys<HttpRequestOptions>({
   method: 1,
@@ -60,22 +40,6 @@ const REQUEST_KEYS = optionKeys<HttpRequestOptions>({
   headersTimeoutMs: 1,
   bodyTimeoutMs: 1,
 });
-
-/** Totals over every origin, with each origin's own {@link OriginStats}. */
-export interface HttpPoolStats {
-  connections: number;
-  active: number;
-  idle: number;
-  inFlight: number;
-  queued: number;
-  requests: number;
-  opened: number;
-  /** Share of requests served on an already open connection, 0 to 1. */
-  reuseRate: number;
-  retries: number;
-  errors: Record<string, number>;
-  origins: OriginStats[];
-}
 
 /**
  * Per-origin pools of HTTP/1.1 keep-alive and HTTP/2 connections, on `weir/pool` with

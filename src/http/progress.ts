@@ -4,9 +4,9 @@ import type { Clock } from '../internal/clock.js';
 import { checkKeys, optionKeys } from '../internal/options.js';
 import type { RequestBody } from './body.js';
 import { knownLength, toDispatchBody } from './body.js';
-import type { HttpPool } from './dispatcher.js';
 import { HttpError } from './errors.js';
 import { originOf } from './origin.js';
+import type { Requester } from './types.js';
 
 /** One progress report of a transfer. */
 export interface Progress {
@@ -130,7 +130,7 @@ function header(h: Record<string, string | string[]>, name: string): string | un
  * is read only as fast as the destination writes).
  */
 export async function download(
-  pool: HttpPool,
+  pool: Requester,
   clock: Clock,
   url: string | URL,
   destination: string | Writable,
@@ -207,7 +207,7 @@ export async function download(
 
 /** @internal Uploads `source`, counting bytes as undici pulls them (so as the socket drains). */
 export async function upload(
-  pool: HttpPool,
+  pool: Requester,
   clock: Clock,
   url: string | URL,
   source: RequestBody,
