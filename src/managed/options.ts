@@ -11,9 +11,9 @@ import type { ConnectionPermits } from './manager.js';
 /**
  * Options every managed pool takes, exclusive or shared. Times are in milliseconds;
  * `Infinity` turns a limit off. Defaults are `weir/pool`'s. The names `createTimeoutMs`,
- * `validateAfterIdleMs`, `validateIntervalMs` and `destroyTimeoutMs` of `weir/pool` are
- * still accepted for their managed names; giving both spellings with different values
- * throws.
+ * `validateAfterIdleMs`, `validateIntervalMs`, `validateTimeoutMs` and `destroyTimeoutMs`
+ * of `weir/pool` are still accepted for their managed names; giving both spellings with
+ * different values throws.
  * @example
  * const options: ManagedPoolBaseOptions = { max: 10, connectTimeoutMs: 5_000, breaker: false };
  */
@@ -44,6 +44,11 @@ export interface ManagedPoolBaseOptions {
   checkAfterIdleMs?: number;
   /** Idle connections are checked this often (only with `Manager.check`). @default 30_000 ms */
   checkIntervalMs?: number;
+  /**
+   * A `check` that takes longer counts as failed: its signal aborts and the connection is
+   * closed. @default 5_000 ms
+   */
+  checkTimeoutMs?: number;
   /** A `close` that takes longer is abandoned, so shutdown never hangs. @default 5_000 ms */
   closeTimeoutMs?: number;
   /** Backoff between connect retries after a failure (`weir/pool`'s `createRetry`). */
@@ -80,6 +85,8 @@ export interface ManagedPoolBaseOptions {
   validateAfterIdleMs?: number;
   /** @deprecated The old name of `checkIntervalMs`; still accepted. */
   validateIntervalMs?: number;
+  /** @deprecated The old name of `checkTimeoutMs`; still accepted. */
+  validateTimeoutMs?: number;
   /** @deprecated The old name of `closeTimeoutMs`; still accepted. */
   destroyTimeoutMs?: number;
 }
@@ -174,6 +181,7 @@ const RENAMED = [
   ['connectTimeoutMs', 'createTimeoutMs', 1],
   ['checkAfterIdleMs', 'validateAfterIdleMs', 0],
   ['checkIntervalMs', 'validateIntervalMs', 1],
+  ['checkTimeoutMs', 'validateTimeoutMs', 1],
   ['closeTimeoutMs', 'destroyTimeoutMs', 0],
 ] as const;
 
@@ -183,6 +191,8 @@ const REFUSED: Record<string, string> = {
   destroy: 'connections are closed by `Manager.close`',
   validate: 'connections are checked by `Manager.check`',
   reset: 'connections are cleaned by `Manager.reset`',
+  onIdle: 'idle connections are told through `Manager.ref`/`unref` (`allowExitOnIdle`)',
+  usable: 'broken connections are told by `Manager.isBroken`',
   weigh: 'managed pools are bounded by `max`, not by weight',
   maxWeight: 'managed pools are bounded by `max`, not by weight',
   maxLeasesPerResource: 'only a pool created with `shared` shares connections',
