@@ -3,7 +3,15 @@
 import type { Clock } from '../internal/clock.js';
 import { realClock } from '../internal/clock.js';
 import { describe } from '../internal/errors.js';
-import { checkFn, checkInt, checkMs, checkObject } from '../internal/options.js';
+import {
+  checkFn,
+  checkInt,
+  checkKeys,
+  checkMs,
+  checkObject,
+  type KeyList,
+  optionKeys,
+} from '../internal/options.js';
 import type { AutoscaleOptions, PoolOptions } from '../pool/index.js';
 import type { CircuitBreaker, CircuitBreakerOptions } from '../resilience/breaker.js';
 import type { ConnectionPermits } from './manager.js';
@@ -199,6 +207,47 @@ const REFUSED: Record<string, string> = {
   leaseLimit: 'only a pool created with `shared` shares connections (`shared.leaseLimit`)',
 };
 
+/**
+ * @internal Every key of {@link ManagedPoolBaseOptions}, for the integrations that extend
+ * it and check their callers' keys under their own name.
+ */
+export const managedOptionKeys: KeyList<ManagedPoolBaseOptions> = {
+  name: 1,
+  clock: 1,
+  min: 1,
+  max: 1,
+  acquireTimeoutMs: 1,
+  maxWaiting: 1,
+  connectTimeoutMs: 1,
+  idleTimeoutMs: 1,
+  maxLifetimeMs: 1,
+  lifetimeJitter: 1,
+  maxUses: 1,
+  checkAfterIdleMs: 1,
+  checkIntervalMs: 1,
+  checkTimeoutMs: 1,
+  closeTimeoutMs: 1,
+  createRetry: 1,
+  breaker: 1,
+  allowExitOnIdle: 1,
+  permits: 1,
+  idleOrder: 1,
+  reapIntervalMs: 1,
+  leakDetectionMs: 1,
+  statsSampleEvery: 1,
+  autoscale: 1,
+  random: 1,
+  createTimeoutMs: 1,
+  validateAfterIdleMs: 1,
+  validateIntervalMs: 1,
+  validateTimeoutMs: 1,
+  destroyTimeoutMs: 1,
+};
+const MANAGED_KEYS = optionKeys<ManagedPoolBaseOptions & { shared?: unknown }>({
+  ...managedOptionKeys,
+  shared: 1,
+});
+
 const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
 
 /**
@@ -215,6 +264,7 @@ export function resolveManagedOptions<C>(
       throw new TypeError(`\`${key}\` is not an option of a managed pool: ${REFUSED[key]}`);
     }
   }
+  checkKeys('createManagedPool', o, MANAGED_KEYS);
   const core: Record<string, unknown> = {};
   for (const key of SAME) if (o[key] !== undefined) core[key] = o[key];
   let connectTimeoutMs = DEFAULT_CONNECT_TIMEOUT_MS;

@@ -1,6 +1,8 @@
+// weir/pg: a PostgreSQL pool on node-postgres, built on weir/managed.
+export type { ConnectionPermit, ConnectionPermits } from '../managed/index.js';
 export { QueryTimeoutError } from './errors.js';
+export type { PgConnection } from './manager.js';
 export {
-  type ConnectionPermits,
   createPgPool,
   type IsolationLevel,
   type PgLease,
