@@ -1,7 +1,10 @@
+// weir/libsql: a pool of libSQL clients (embedded file, :memory: or remote), built on
+// weir/managed.
 export {
   createLibsqlPool,
   LibsqlPool,
   type LibsqlPoolOptions,
   type LibsqlTransaction,
   type LibsqlTransactionMode,
+  type LibsqlTransactionOptions,
 } from './pool.js';
