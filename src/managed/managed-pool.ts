@@ -154,9 +154,18 @@ export class ManagedPool<C, M extends Manager<C> = Manager<C>> implements AsyncD
    * @example
    * const pong = await pool.use((conn) => conn.ping());
    */
-  async use<R>(fn: (connection: C) => R | Promise<R>, options?: AcquireOptions): Promise<R> {
-    // The same steps as `Pool.use`, on this pool's `acquire` (deliberately repeated: the
-    // core's calls the core's acquire, which skips the manager's checks).
+  use<R>(fn: (connection: C) => R | Promise<R>, options?: AcquireOptions): Promise<R> {
+    return this.#tracker === undefined
+      ? this.#core.use(fn, options)
+      : this.#useTracked(fn, options);
+  }
+
+  // The steps of `Pool.use` (deliberately repeated) on this pool's `acquire`, which
+  // translates the connect timeout of a pool behind a budget.
+  async #useTracked<R>(
+    fn: (connection: C) => R | Promise<R>,
+    options?: AcquireOptions,
+  ): Promise<R> {
     const lease = await this.acquire(options);
     try {
       const result = await fn(lease.value);
@@ -261,7 +270,7 @@ export class ManagedPool<C, M extends Manager<C> = Manager<C>> implements AsyncD
       this.#permits === undefined && tracker === undefined
         ? (c) => m.close(c)
         : (c) => this.#closeTracked(c);
-    if (isBroken !== undefined) core.usable = (c) => !isBroken(c);
+    if (m.isBroken !== undefined) core.usable = (c) => m.isBroken!(c) !== true;
     const refs = allowExitOnIdle ? (m as Required<Pick<Manager<C>, 'ref' | 'unref'>>) : undefined;
     const onIdle = idleHook(refs, tracker);
     if (onIdle !== undefined) core.onIdle = onIdle;
