@@ -1,5 +1,6 @@
 // weir/libsql: a pool of libSQL clients (embedded file, :memory: or remote), built on
 // weir/managed.
+export type { LibsqlManager, LibsqlTarget } from './manager.js';
 export {
   createLibsqlPool,
   LibsqlPool,

@@ -1,7 +1,6 @@
 // weir/pg's pool: node-postgres connections run by a PgManager on the managed layer, and
 // the verbs (query with one retry on a lost or stale connection, transaction, connect).
 import type pg from 'pg';
-import { realClock } from '../internal/clock.js';
 import { isWeirError } from '../internal/errors.js';
 import {
   checkInt,
@@ -137,7 +136,7 @@ export class PgPool extends PooledClient<PgConnection, PgManager> {
       config: typeof connection === 'string' ? { connectionString: connection } : { ...connection },
       preparedStatements: checkInt('preparedStatements', preparedStatements, 0),
       discardOnReturn,
-      clock: poolOptions.clock ?? realClock,
+      ...(poolOptions.clock === undefined ? {} : { clock: poolOptions.clock }),
     });
     const timeoutMs =
       queryTimeoutMs === undefined
