@@ -297,8 +297,21 @@ export class ManagedPool<C, M extends Manager<C> = Manager<C>> implements AsyncD
       if (m.reset !== undefined) core.reset = (c) => m.reset!(c);
       return;
     }
+    if (tracker === undefined) {
+      // The common case, on every return: one check, then the manager's own reset.
+      core.reset =
+        m.reset === undefined
+          ? (c) => {
+              if (m.isBroken!(c) === true) throw brokenAt('returned');
+            }
+          : (c) => {
+              if (m.isBroken!(c) === true) throw brokenAt('returned');
+              return m.reset!(c);
+            };
+      return;
+    }
     core.reset = (c) => {
-      if (tracker?.surplus()) throw new Error(SURPLUS);
+      if (tracker.surplus()) throw new Error(SURPLUS);
       if (isBroken?.(c)) throw brokenAt('returned');
       return m.reset === undefined ? undefined : m.reset(c);
     };

@@ -9,5 +9,6 @@ export {
   PgPool,
   type PgPoolOptions,
   type Transaction,
+  type TransactionOptions,
 } from './pool.js';
 export type { QueryOptions } from './query.js';

@@ -76,7 +76,19 @@ const TRANSACTION_KEYS = optionKeys<TransactionOptions>({ isolation: 1, readOnly
 /** Transaction isolation levels. */
 export type IsolationLevel = 'read committed' | 'repeatable read' | 'serializable';
 
-type TransactionOptions = { isolation?: IsolationLevel; readOnly?: boolean; signal?: AbortSignal };
+/**
+ * Options of {@link PgPool.transaction}.
+ * @example
+ * await db.transaction(fn, { isolation: 'serializable', readOnly: true, signal });
+ */
+export interface TransactionOptions {
+  /** @default the server's (`read committed`) */
+  isolation?: IsolationLevel;
+  /** `BEGIN … READ ONLY`. @default false */
+  readOnly?: boolean;
+  /** Aborts the wait for a connection and every statement of the transaction. */
+  signal?: AbortSignal;
+}
 
 /** What a transaction callback gets: queries on the transaction's connection. */
 export interface Transaction {
@@ -228,7 +240,7 @@ export class PgPool extends PooledClient<PgConnection, PgManager> {
    */
   async transaction<R>(
     fn: (tx: Transaction) => Promise<R>,
-    options?: { isolation?: IsolationLevel; readOnly?: boolean; signal?: AbortSignal },
+    options?: TransactionOptions,
   ): Promise<R> {
     checkKeys('PgPool.transaction', options, TRANSACTION_KEYS);
     const lease = await this.pool.acquire(acquireOptions(options));
