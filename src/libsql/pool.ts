@@ -12,11 +12,12 @@ import { LibsqlManager } from './manager.js';
  * Options of {@link createLibsqlPool}: a libSQL URL plus the managed pool's options
  * (`weir/managed`); the `weir/pool` names taken before (`createTimeoutMs`,
  * `validateAfterIdleMs`, …) are still accepted as aliases. A libSQL client serves one
- * borrower at a time, so the sharing options do not compile.
+ * borrower at a time, so the sharing options do not compile; `allowExitOnIdle` is not
+ * offered (a libSQL client has no socket to unref).
  * @example
  * const options: LibsqlPoolOptions = { url: 'file:app.db', acquireTimeoutMs: 5_000 };
  */
-export interface LibsqlPoolOptions extends ManagedPoolOptions {
+export interface LibsqlPoolOptions extends Omit<ManagedPoolOptions, 'allowExitOnIdle'> {
   /** `file:path.db`, `:memory:`, or a remote `libsql://`/`https://` URL. */
   url: string;
   /** Token for a remote database. */
@@ -26,13 +27,14 @@ export interface LibsqlPoolOptions extends ManagedPoolOptions {
 }
 
 type Sharing = 'shared' | 'maxLeasesPerResource' | 'leaseLimit';
+const { allowExitOnIdle: _, ...libsqlManagedKeys } = managedOptionKeys;
 const LIBSQL_ONLY_KEYS: KeyList<Omit<LibsqlPoolOptions, keyof ManagedPoolOptions>> = {
   url: 1,
   authToken: 1,
   config: 1,
 };
 const LIBSQL_POOL_KEYS = optionKeys<Omit<LibsqlPoolOptions, Sharing>>({
-  ...managedOptionKeys,
+  ...libsqlManagedKeys,
   ...LIBSQL_ONLY_KEYS,
 });
 const TRANSACTION_KEYS = optionKeys<LibsqlTransactionOptions>({
