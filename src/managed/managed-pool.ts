@@ -100,6 +100,10 @@ export class ManagedPool<C, M extends Manager<C> = Manager<C>> implements AsyncD
     // against its create timeout and its breaker. The layer times the connect itself.
     if (tracker !== undefined) core.createTimeoutMs = Number.POSITIVE_INFINITY;
     this.#core = createPool(core);
+    // A budget hears of every lease as the core makes it (the acquire event is synchronous,
+    // at the hand-over), of every connection that is connected or cleaned (#open, reset),
+    // and of every close: what it counts as idle is what nobody holds.
+    if (tracker !== undefined) this.#core.on('acquire', (e) => tracker.leased(e.resource));
   }
 
   /** The pool's name, as given in the options. */
@@ -260,7 +264,7 @@ export class ManagedPool<C, M extends Manager<C> = Manager<C>> implements AsyncD
   /**
    * Fills the core's hooks with the manager's, each only if needed: `isBroken` becomes the
    * core's `usable` (asked wherever the core lends) and the return check in `reset`;
-   * `ref`/`unref` and the budget's bookkeeping follow the core's idle set (`onIdle`).
+   * `ref`/`unref` follow the core's idle set (`onIdle`).
    */
   #hooks(core: PoolOptions<C>, allowExitOnIdle: boolean): void {
     const m = this.manager;
@@ -271,9 +275,10 @@ export class ManagedPool<C, M extends Manager<C> = Manager<C>> implements AsyncD
         ? (c) => m.close(c)
         : (c) => this.#closeTracked(c);
     if (m.isBroken !== undefined) core.usable = (c) => m.isBroken!(c) !== true;
-    const refs = allowExitOnIdle ? (m as Required<Pick<Manager<C>, 'ref' | 'unref'>>) : undefined;
-    const onIdle = idleHook(refs, tracker);
-    if (onIdle !== undefined) core.onIdle = onIdle;
+    if (allowExitOnIdle) {
+      const refs = m as Required<Pick<Manager<C>, 'ref' | 'unref'>>;
+      core.onIdle = (c, idle) => (idle ? refs.unref(c) : refs.ref(c));
+    }
     if (m.check !== undefined) {
       const check = (c: C, signal: AbortSignal): boolean | Promise<boolean> =>
         tracker === undefined
@@ -313,7 +318,9 @@ export class ManagedPool<C, M extends Manager<C> = Manager<C>> implements AsyncD
     core.reset = (c) => {
       if (tracker.surplus()) throw new Error(SURPLUS);
       if (isBroken?.(c)) throw brokenAt('returned');
-      return m.reset === undefined ? undefined : m.reset(c);
+      const done = m.reset === undefined ? undefined : m.reset(c);
+      if (!isThenable(done)) return void tracker.idle(c);
+      return done.then(() => tracker.idle(c));
     };
   }
 
@@ -342,6 +349,7 @@ export class ManagedPool<C, M extends Manager<C> = Manager<C>> implements AsyncD
     }
     // From here the core holds it, or will within this job's promise reaction.
     pending.conn = c;
+    tracker?.idle(c);
     return c;
   }
 
@@ -503,26 +511,10 @@ function isConnectTimeout(error: unknown): boolean {
   return error instanceof TimeoutError && error.code === 'ERR_POOL_CREATE_TIMEOUT';
 }
 
-/**
- * The core's `onIdle`: `unref` as a connection enters the idle set and `ref` as it leaves it
- * (with `allowExitOnIdle`), and the budget's record of idle connections.
- */
-function idleHook<C>(
-  refs: Required<Pick<Manager<C>, 'ref' | 'unref'>> | undefined,
-  tracker: ConnectionTracker<C> | undefined,
-): ((c: C, idle: boolean) => void) | undefined {
-  if (tracker === undefined) {
-    // The common case (a database client that lets the process exit): nothing else to do.
-    if (refs === undefined) return undefined;
-    return (c, idle) => (idle ? refs.unref(c) : refs.ref(c));
-  }
-  return (c, idle) => {
-    if (idle) {
-      refs?.unref(c);
-      tracker.idle(c);
-    } else {
-      refs?.ref(c);
-      tracker.leased(c);
-    }
-  };
+function isThenable<T>(value: T | Promise<T>): value is Promise<T> {
+  return (
+    value !== null &&
+    (typeof value === 'object' || typeof value === 'function') &&
+    typeof (value as { then?: unknown }).then === 'function'
+  );
 }
