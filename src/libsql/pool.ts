@@ -1,25 +1,23 @@
-import {
-  type Client,
-  type Config,
-  createClient,
-  type InArgs,
-  type InStatement,
-  type InValue,
-  type ResultSet,
-  type Row,
-} from '@libsql/client';
-import { checkInt, checkKeys, checkObject, omitKeys, optionKeys } from '../internal/options.js';
+// weir/libsql's pool: libSQL clients run by a LibsqlManager on the managed layer, and the
+// verbs (query, transaction, rows); a local database keeps to one connection by default.
+import type { Client, Config, InArgs, InStatement, InValue, ResultSet, Row } from '@libsql/client';
+import { checkInt, checkKeys, checkObject, type KeyList, optionKeys } from '../internal/options.js';
 import { abortReason } from '../internal/signals.js';
-import type { AcquireOptions, Pool, PoolOptions, PoolStats } from '../pool/index.js';
-import { createPool } from '../pool/index.js';
-import { poolOptionKeys } from '../pool/options.js';
+import { createManagedPool, type ManagedPoolOptions, PooledClient } from '../managed/index.js';
+import { managedOptionKeys } from '../managed/options.js';
+import type { AcquireOptions } from '../pool/index.js';
+import { LibsqlManager } from './manager.js';
 
-/** Options of {@link createLibsqlPool}: a libSQL URL plus `weir/pool`'s options. */
-export interface LibsqlPoolOptions
-  extends Omit<
-    PoolOptions<Client>,
-    'create' | 'destroy' | 'validate' | 'reset' | 'weigh' | 'maxWeight'
-  > {
+/**
+ * Options of {@link createLibsqlPool}: a libSQL URL plus the managed pool's options
+ * (`weir/managed`); the `weir/pool` names taken before (`createTimeoutMs`,
+ * `validateAfterIdleMs`, …) are still accepted as aliases. A libSQL client serves one
+ * borrower at a time, so the sharing options do not compile; `allowExitOnIdle` is not
+ * offered (a libSQL client has no socket to unref).
+ * @example
+ * const options: LibsqlPoolOptions = { url: 'file:app.db', acquireTimeoutMs: 5_000 };
+ */
+export interface LibsqlPoolOptions extends Omit<ManagedPoolOptions, 'allowExitOnIdle'> {
   /** `file:path.db`, `:memory:`, or a remote `libsql://`/`https://` URL. */
   url: string;
   /** Token for a remote database. */
@@ -28,17 +26,23 @@ export interface LibsqlPoolOptions
   config?: Omit<Config, 'url' | 'authToken'>;
 }
 
-const LIBSQL_POOL_KEYS = optionKeys<LibsqlPoolOptions>({
-  ...omitKeys(poolOptionKeys, 'create', 'destroy', 'validate', 'reset', 'weigh', 'maxWeight'),
+type Sharing = 'shared' | 'maxLeasesPerResource' | 'leaseLimit';
+const { allowExitOnIdle: _, ...libsqlManagedKeys } = managedOptionKeys;
+const LIBSQL_ONLY_KEYS: KeyList<Omit<LibsqlPoolOptions, keyof ManagedPoolOptions>> = {
   url: 1,
   authToken: 1,
   config: 1,
+};
+const LIBSQL_POOL_KEYS = optionKeys<Omit<LibsqlPoolOptions, Sharing>>({
+  ...libsqlManagedKeys,
+  ...LIBSQL_ONLY_KEYS,
 });
-const TRANSACTION_KEYS = optionKeys<AcquireOptions & { mode?: LibsqlTransactionMode }>({
+const TRANSACTION_KEYS = optionKeys<LibsqlTransactionOptions>({
   signal: 1,
   timeoutMs: 1,
   priority: 1,
   mode: 1,
+  readOnly: 1,
 });
 const ROWS_KEYS = optionKeys<AcquireOptions & { batchSize?: number; key?: string }>({
   signal: 1,
@@ -48,23 +52,47 @@ const ROWS_KEYS = optionKeys<AcquireOptions & { batchSize?: number; key?: string
   key: 1,
 });
 
-/** What a transaction callback gets. */
+/** What a transaction callback gets: statements on the transaction's connection. */
 export interface LibsqlTransaction {
+  /** Runs one statement in the transaction (the name weir's pg uses too). */
+  query(sql: string, args?: InArgs): Promise<ResultSet>;
+  /** The same as {@link LibsqlTransaction.query}: libSQL's own name, kept as an alias. */
   execute(sql: string, args?: InArgs): Promise<ResultSet>;
 }
 
-/** Transaction kinds: `write` takes the write lock at once, `read` only reads. @default 'write' */
+/**
+ * Transaction kinds: `write` takes the write lock at once (`BEGIN IMMEDIATE`), `deferred`
+ * when it first writes, `read` only reads. @default 'write'
+ */
 export type LibsqlTransactionMode = 'write' | 'read' | 'deferred';
 
 /**
- * A pool of libSQL connections with a concurrency cap, validation, stats and graceful
- * shutdown; for embedded files, `:memory:` and remote databases.
+ * Options of {@link LibsqlPool.transaction}: how to wait for a connection, and the kind of
+ * transaction.
+ * @example
+ * await db.transaction(async (tx) => tx.query('SELECT count(*) FROM t'), { readOnly: true });
  */
-export class LibsqlPool {
-  /** The underlying `weir/pool`. */
-  readonly pool: Pool<Client>;
+export interface LibsqlTransactionOptions extends AcquireOptions {
+  /** @default 'write' (or 'read' with `readOnly`) */
+  mode?: LibsqlTransactionMode;
+  /**
+   * A read-only transaction, under the name weir's pg gives it: the same as `mode: 'read'`.
+   * `mode` stays for what PostgreSQL has no word for (`write` vs `deferred` locking).
+   * @default false
+   */
+  readOnly?: boolean;
+}
 
-  /** @internal Use {@link createLibsqlPool}. */
+/**
+ * A pool of libSQL connections with a concurrency cap, validation, stats and graceful
+ * shutdown; for embedded files, `:memory:` and remote databases. `stats`, `drain`,
+ * `close`, `await using` and `pool` (events, resize, leases) come from {@link PooledClient}.
+ */
+export class LibsqlPool extends PooledClient<Client, LibsqlManager> {
+  /**
+   * @internal Use {@link createLibsqlPool}.
+   * @throws {TypeError|RangeError} for a missing `url`, `max > 1` with ":memory:", or bad options.
+   */
   constructor(options: LibsqlPoolOptions) {
     checkObject('options', options);
     checkKeys('createLibsqlPool', options, LIBSQL_POOL_KEYS);
@@ -81,34 +109,34 @@ export class LibsqlPool {
         'Expected `max` to be 1 for ":memory:": every connection would open its own empty database. Use a file for more.',
       );
     }
-    this.pool = createPool<Client>({
-      name: 'libsql',
-      // The embedded driver runs statements synchronously on this thread: connections of
-      // one process to one file would block each other's locks, so local pools default to 1.
-      max: local ? 1 : 4,
-      ...poolOptions,
-      // One connection per pooled client: the pool, not the client, decides concurrency.
-      create: () =>
-        createClient({
-          ...config,
-          concurrency: 1,
-          url,
-          ...(authToken === undefined ? {} : { authToken }),
-        }),
-      destroy: (client) => client.close(),
-      validate: async (client) => (await client.execute('SELECT 1')).rows.length === 1,
-    });
+    const manager = new LibsqlManager({ url, authToken, config });
+    super(
+      createManagedPool(manager, {
+        name: 'libsql',
+        // The embedded driver runs statements synchronously on this thread: connections of
+        // one process to one file would block each other's locks, so local pools default to 1.
+        max: local ? 1 : 4,
+        ...poolOptions,
+      }),
+    );
   }
 
   /**
-   * Runs one statement on a pooled connection.
+   * Runs one statement on a pooled connection (the verb weir's pg calls `query` too).
    * @throws pool errors (`ERR_POOL_TIMEOUT`, …), the signal's reason, and libSQL's own errors.
+   * @example
+   * const { rows } = await db.query('SELECT * FROM users WHERE id = ?', [1]);
    */
-  async execute(sql: string, args?: InArgs, options?: AcquireOptions): Promise<ResultSet> {
-    return this.pool.use(
-      (client) => client.execute(args === undefined ? sql : { sql, args }),
-      options,
-    );
+  query(sql: string, args?: InArgs, options?: AcquireOptions): Promise<ResultSet> {
+    return this.pool.use((client) => client.execute(statementOf(sql, args)), options);
+  }
+
+  /**
+   * The same as {@link LibsqlPool.query}: libSQL's own name for it, kept as an alias.
+   * @throws what `query` throws.
+   */
+  execute(sql: string, args?: InArgs, options?: AcquireOptions): Promise<ResultSet> {
+    return this.query(sql, args, options);
   }
 
   /**
@@ -117,22 +145,18 @@ export class LibsqlPool {
    */
   async transaction<R>(
     fn: (tx: LibsqlTransaction) => Promise<R>,
-    options?: AcquireOptions & { mode?: LibsqlTransactionMode },
+    options?: LibsqlTransactionOptions,
   ): Promise<R> {
     checkKeys('LibsqlPool.transaction', options, TRANSACTION_KEYS);
-    const { mode = 'write', ...acquire } = options ?? {};
-    if (mode !== 'write' && mode !== 'read' && mode !== 'deferred') {
-      throw new TypeError(
-        `Expected \`mode\` to be 'write', 'read' or 'deferred', got ${JSON.stringify(mode)}`,
-      );
-    }
+    const { mode: given, readOnly, ...acquire } = options ?? {};
+    const mode = transactionMode(given, readOnly);
     const lease = await this.pool.acquire(acquire);
     try {
       const tx = await lease.value.transaction(mode);
       try {
-        const result = await fn({
-          execute: (sql, args) => tx.execute(args === undefined ? sql : { sql, args }),
-        });
+        const run = (sql: string, args?: InArgs): Promise<ResultSet> =>
+          tx.execute(statementOf(sql, args));
+        const result = await fn({ query: run, execute: run });
         await tx.commit();
         return result;
       } catch (error) {
@@ -200,25 +224,6 @@ export class LibsqlPool {
       lease.release();
     }
   }
-
-  /** The pool's stats (see `weir/pool`). */
-  stats(): PoolStats {
-    return this.pool.stats();
-  }
-
-  /** Graceful shutdown (see `Pool.drain`). */
-  drain(options?: { timeoutMs?: number }): Promise<void> {
-    return this.pool.drain(options);
-  }
-
-  /** Forced shutdown. */
-  close(): Promise<void> {
-    return this.pool.close();
-  }
-
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.drain();
-  }
 }
 
 /**
@@ -226,7 +231,7 @@ export class LibsqlPool {
  * @throws {TypeError|RangeError} for a missing `url`, `max > 1` with ":memory:", or bad pool options.
  * @example
  * const db = createLibsqlPool({ url: 'file:app.db', max: 4 });
- * const { rows } = await db.execute('SELECT * FROM users WHERE id = ?', [1]);
+ * const { rows } = await db.query('SELECT * FROM users WHERE id = ?', [1]);
  */
 export function createLibsqlPool(options: LibsqlPoolOptions): LibsqlPool {
   return new LibsqlPool(options);
@@ -254,4 +259,28 @@ function pageOf(
     sql: `SELECT * FROM (${sql}) WHERE "${key}" > ? ORDER BY "${key}" LIMIT ?`,
     args: [...args, after, size],
   };
+}
+
+function statementOf(sql: string, args: InArgs | undefined): InStatement {
+  return args === undefined ? sql : { sql, args };
+}
+
+/** The mode `mode` and `readOnly` ask for together. @throws {TypeError} for a bad or contradictory pair. */
+function transactionMode(
+  mode: LibsqlTransactionMode | undefined,
+  readOnly: boolean | undefined,
+): LibsqlTransactionMode {
+  if (mode !== undefined && mode !== 'write' && mode !== 'read' && mode !== 'deferred') {
+    throw new TypeError(
+      `Expected \`mode\` to be 'write', 'read' or 'deferred', got ${JSON.stringify(mode)}`,
+    );
+  }
+  if (readOnly !== undefined && typeof readOnly !== 'boolean') {
+    throw new TypeError(`Expected \`readOnly\` to be a boolean, got ${JSON.stringify(readOnly)}`);
+  }
+  if (readOnly === undefined) return mode ?? 'write';
+  if (mode !== undefined && (mode === 'read') !== readOnly) {
+    throw new TypeError(`\`readOnly: ${readOnly}\` contradicts \`mode: '${mode}'\``);
+  }
+  return readOnly ? 'read' : (mode ?? 'write');
 }

@@ -49,16 +49,14 @@ interface Pending<C> {
 /** @internal The core pool behind a managed pool, for the shared variant. */
 export const kCore = Symbol('weir.managed.core');
 
-// What the core's own defaults are, for the managed layer's own timers.
-const CORE_ACQUIRE_TIMEOUT_MS = 30_000;
-
 /**
  * A pool of connections run by a {@link Manager}. Create one with {@link createManagedPool}.
  *
  * It is `weir/pool` underneath (FIFO waiters, warmest-first reuse, timeouts, backoff and a
- * breaker around `connect`), with the manager's `isBroken` checked on every borrow and
- * return, `check` on borrow after idle, `reset` on return, and `ref`/`unref` around idle
- * time when `allowExitOnIdle` is set. Leases are `weir/pool` leases.
+ * breaker around `connect`), with the manager's `isBroken` checked wherever the core lends
+ * and on return, `check` on borrow after idle, `reset` on return, and `unref`/`ref` as a
+ * connection enters and leaves the idle set when `allowExitOnIdle` is set. Leases are
+ * `weir/pool` leases, and a borrow costs what a `weir/pool` borrow costs.
  * @example
  * const pool = createManagedPool(manager, { max: 10, connectTimeoutMs: 5_000 });
  * await using lease = await pool.acquire({ signal });
@@ -69,16 +67,11 @@ export class ManagedPool<C, M extends Manager<C> = Manager<C>> implements AsyncD
   readonly manager: M;
   readonly #core: Pool<C>;
   readonly #clock: Clock;
-  readonly #acquireTimeoutMs: number;
   readonly #connectTimeoutMs: number;
   readonly #permits: ConnectionPermits | undefined;
   readonly #held = new Map<C, ConnectionPermit>();
   readonly #tracker: ConnectionTracker<C> | undefined;
   readonly #isBroken: ((connection: C) => boolean) | undefined;
-  readonly #onIdle: ((connection: C) => void) | undefined;
-  readonly #onLease: ((connection: C) => void) | undefined;
-  // Something must run when a waiter gets its lease: then acquire checks what it hands out.
-  readonly #watch: boolean;
 
   /**
    * @internal Use {@link createManagedPool}; a keyed pool passes its budget as `tracker`.
@@ -96,28 +89,21 @@ export class ManagedPool<C, M extends Manager<C> = Manager<C>> implements AsyncD
     }
     this.manager = manager;
     this.#clock = r.clock;
-    this.#acquireTimeoutMs = r.core.acquireTimeoutMs ?? CORE_ACQUIRE_TIMEOUT_MS;
     this.#connectTimeoutMs = r.connectTimeoutMs;
     this.#permits = r.permits;
     this.#tracker = tracker;
     this.#isBroken =
       manager.isBroken === undefined ? undefined : (c) => manager.isBroken!(c) === true;
-    const exit = r.allowExitOnIdle;
-    this.#onIdle = both(
-      exit ? (c) => manager.unref!(c) : undefined,
-      tracker === undefined ? undefined : (c) => tracker.idle(c),
-    );
-    this.#onLease = both(
-      exit ? (c) => manager.ref!(c) : undefined,
-      tracker === undefined ? undefined : (c) => tracker.leased(c),
-    );
-    this.#watch = this.#isBroken !== undefined || this.#onLease !== undefined;
     const core: PoolOptions<C> = { ...r.core, create: (signal) => this.#open(signal) };
-    this.#hooks(core);
+    this.#hooks(core, r.allowExitOnIdle);
     // Behind a budget, waiting for room is not connecting: the core would count that wait
     // against its create timeout and its breaker. The layer times the connect itself.
     if (tracker !== undefined) core.createTimeoutMs = Number.POSITIVE_INFINITY;
     this.#core = createPool(core);
+    // A budget hears of every lease as the core makes it (the acquire event is synchronous,
+    // at the hand-over), of every connection that is connected or cleaned (#open, reset),
+    // and of every close: what it counts as idle is what nobody holds.
+    if (tracker !== undefined) this.#core.on('acquire', (e) => tracker.leased(e.resource));
   }
 
   /** The pool's name, as given in the options. */
@@ -137,7 +123,7 @@ export class ManagedPool<C, M extends Manager<C> = Manager<C>> implements AsyncD
 
   /**
    * Borrows a connection, waiting for one if none is free. A connection the manager calls
-   * broken is closed instead of handed out, and the wait goes on for another.
+   * broken when it is about to be lent is closed instead, and the wait goes on for another.
    * @throws {PoolTimeoutError} `ERR_POOL_TIMEOUT` after `timeoutMs` (default `acquireTimeoutMs`).
    * @throws {PoolExhaustedError} `ERR_POOL_EXHAUSTED` when `maxWaiting` callers already wait.
    * @throws {PoolClosedError} `ERR_POOL_CLOSED` when the pool is draining or closed.
@@ -148,13 +134,10 @@ export class ManagedPool<C, M extends Manager<C> = Manager<C>> implements AsyncD
    * await using lease = await pool.acquire({ signal: AbortSignal.timeout(1_000) });
    */
   acquire(options?: AcquireOptions): Promise<Lease<C>> {
-    if (!this.#watch) return this.#core.acquire(options);
-    // A free connection is checked and handed over in this call, as the core does it.
-    if (options === undefined || isPlain(options)) {
-      const lease = this.tryAcquire();
-      if (lease !== null) return Promise.resolve(lease);
-    }
-    return this.#wait(options, this.#isBroken === undefined ? 0 : this.#clock.now());
+    // The manager's checks run inside the core (its `usable` and `onIdle`): a borrow costs
+    // what the core's does. Only behind a budget does a failure need translating.
+    if (this.#tracker === undefined) return this.#core.acquire(options);
+    return this.#core.acquire(options).catch(this.#connectTimedOut);
   }
 
   /**
@@ -165,17 +148,7 @@ export class ManagedPool<C, M extends Manager<C> = Manager<C>> implements AsyncD
    * const lease = pool.tryAcquire() ?? (await pool.acquire());
    */
   tryAcquire(): Lease<C> | null {
-    const isBroken = this.#isBroken;
-    // Bounded: every turn closes one connection, and the core has finitely many idle.
-    for (;;) {
-      const lease = this.#core.tryAcquire();
-      if (lease === null) return null;
-      if (isBroken === undefined || !isBroken(lease.value)) {
-        this.#onLease?.(lease.value);
-        return lease;
-      }
-      lease.destroy(brokenAt('borrowed'));
-    }
+    return this.#core.tryAcquire();
   }
 
   /**
@@ -185,9 +158,18 @@ export class ManagedPool<C, M extends Manager<C> = Manager<C>> implements AsyncD
    * @example
    * const pong = await pool.use((conn) => conn.ping());
    */
-  async use<R>(fn: (connection: C) => R | Promise<R>, options?: AcquireOptions): Promise<R> {
-    // The same steps as `Pool.use`, on this pool's `acquire` (deliberately repeated: the
-    // core's calls the core's acquire, which skips the manager's checks).
+  use<R>(fn: (connection: C) => R | Promise<R>, options?: AcquireOptions): Promise<R> {
+    return this.#tracker === undefined
+      ? this.#core.use(fn, options)
+      : this.#useTracked(fn, options);
+  }
+
+  // The steps of `Pool.use` (deliberately repeated) on this pool's `acquire`, which
+  // translates the connect timeout of a pool behind a budget.
+  async #useTracked<R>(
+    fn: (connection: C) => R | Promise<R>,
+    options?: AcquireOptions,
+  ): Promise<R> {
     const lease = await this.acquire(options);
     try {
       const result = await fn(lease.value);
@@ -268,39 +250,6 @@ export class ManagedPool<C, M extends Manager<C> = Manager<C>> implements AsyncD
 
   // ---- borrowing -----------------------------------------------------------------
 
-  /** The waiting path: the core's promise, then the same check as the fast path. */
-  #wait(options: AcquireOptions | undefined, startedAt: number): Promise<Lease<C>> {
-    const onReject = this.#tracker === undefined ? undefined : this.#connectTimedOut;
-    // Without isBroken nothing is re-checked: one shared function, no closure per wait.
-    if (this.#isBroken === undefined)
-      return this.#core.acquire(options).then(this.#leased, onReject);
-    return this.#core
-      .acquire(options)
-      .then((lease) => this.#admit(lease, options, startedAt), onReject);
-  }
-
-  readonly #leased = (lease: Lease<C>): Lease<C> => {
-    this.#onLease?.(lease.value);
-    return lease;
-  };
-
-  #admit(
-    lease: Lease<C>,
-    options: AcquireOptions | undefined,
-    startedAt: number,
-  ): Lease<C> | Promise<Lease<C>> {
-    const c = lease.value;
-    if (this.#isBroken?.(c)) {
-      lease.destroy(brokenAt('handed over'));
-      // The wait goes on for whatever is left of its timeout.
-      const limit = options?.timeoutMs ?? this.#acquireTimeoutMs;
-      const left = Math.max(0, limit - (this.#clock.now() - startedAt));
-      return this.#wait({ ...options, timeoutMs: left }, startedAt);
-    }
-    this.#onLease?.(c);
-    return lease;
-  }
-
   // The layer's own connect timeout (behind a budget) reaches the core as a failure; the
   // caller sees it as the core reports its own: `ERR_POOL_CREATE_TIMEOUT`.
   readonly #connectTimedOut = (error: unknown): never => {
@@ -312,21 +261,30 @@ export class ManagedPool<C, M extends Manager<C> = Manager<C>> implements AsyncD
 
   // ---- the core's hooks ------------------------------------------------------------
 
-  /** Fills the core's destroy/validate/reset with the manager's hooks, each only if needed. */
-  #hooks(core: PoolOptions<C>): void {
+  /**
+   * Fills the core's hooks with the manager's, each only if needed: `isBroken` becomes the
+   * core's `usable` (asked wherever the core lends) and the return check in `reset`;
+   * `ref`/`unref` follow the core's idle set (`onIdle`).
+   */
+  #hooks(core: PoolOptions<C>, allowExitOnIdle: boolean): void {
     const m = this.manager;
     const tracker = this.#tracker;
     const isBroken = this.#isBroken;
-    const onIdle = this.#onIdle;
     core.destroy =
       this.#permits === undefined && tracker === undefined
         ? (c) => m.close(c)
         : (c) => this.#closeTracked(c);
+    if (m.isBroken !== undefined) core.usable = (c) => m.isBroken!(c) !== true;
+    if (allowExitOnIdle) {
+      const refs = m as Required<Pick<Manager<C>, 'ref' | 'unref'>>;
+      core.onIdle = (c, idle) => (idle ? refs.unref(c) : refs.ref(c));
+    }
     if (m.check !== undefined) {
       const check = (c: C, signal: AbortSignal): boolean | Promise<boolean> =>
         tracker === undefined
           ? m.check!(c, signal)
-          : // The core's check deadline is its create timeout, turned off behind a budget.
+          : // Behind a budget a check holds room another key may wait for: it gets no
+            // longer than a connect would (and no longer than `checkTimeoutMs`).
             withTimeout(({ signal: s }) => m.check!(c, s), this.#connectTimeoutMs, {
               signal,
               clock: this.#clock,
@@ -335,24 +293,34 @@ export class ManagedPool<C, M extends Manager<C> = Manager<C>> implements AsyncD
         isBroken === undefined
           ? check
           : (c, signal) => {
+              // A connection known to be broken is not worth a round trip.
               if (isBroken(c)) return false;
-              const ok = check(c, signal);
-              return isThenable(ok)
-                ? ok.then((v) => v === true && !isBroken(c))
-                : ok === true && !isBroken(c);
+              return check(c, signal);
             };
     }
-    if (isBroken === undefined && onIdle === undefined && tracker === undefined) {
+    if (isBroken === undefined && tracker === undefined) {
       if (m.reset !== undefined) core.reset = (c) => m.reset!(c);
       return;
     }
+    if (tracker === undefined) {
+      // The common case, on every return: one check, then the manager's own reset.
+      core.reset =
+        m.reset === undefined
+          ? (c) => {
+              if (m.isBroken!(c) === true) throw brokenAt('returned');
+            }
+          : (c) => {
+              if (m.isBroken!(c) === true) throw brokenAt('returned');
+              return m.reset!(c);
+            };
+      return;
+    }
     core.reset = (c) => {
-      if (tracker?.surplus()) throw new Error(SURPLUS);
+      if (tracker.surplus()) throw new Error(SURPLUS);
       if (isBroken?.(c)) throw brokenAt('returned');
       const done = m.reset === undefined ? undefined : m.reset(c);
-      if (onIdle === undefined) return done;
-      if (!isThenable(done)) return void onIdle(c);
-      return done.then(() => onIdle(c));
+      if (!isThenable(done)) return void tracker.idle(c);
+      return done.then(() => tracker.idle(c));
     };
   }
 
@@ -381,7 +349,7 @@ export class ManagedPool<C, M extends Manager<C> = Manager<C>> implements AsyncD
     }
     // From here the core holds it, or will within this job's promise reaction.
     pending.conn = c;
-    this.#onIdle?.(c);
+    tracker?.idle(c);
     return c;
   }
 
@@ -535,17 +503,6 @@ function checkManager(manager: unknown): void {
   }
 }
 
-/** Options that the fast path may ignore: no own timeout or priority, no aborted signal. */
-function isPlain(o: AcquireOptions): boolean {
-  return (
-    typeof o === 'object' &&
-    o !== null &&
-    o.timeoutMs === undefined &&
-    o.priority === undefined &&
-    (o.signal === undefined || (o.signal instanceof AbortSignal && !o.signal.aborted))
-  );
-}
-
 function brokenAt(when: string): BrokenResourceError {
   return new BrokenResourceError(`The connection was broken when it was ${when}`);
 }
@@ -560,16 +517,4 @@ function isThenable<T>(value: T | Promise<T>): value is Promise<T> {
     (typeof value === 'object' || typeof value === 'function') &&
     typeof (value as { then?: unknown }).then === 'function'
   );
-}
-
-function both<C>(
-  a: ((c: C) => void) | undefined,
-  b: ((c: C) => void) | undefined,
-): ((c: C) => void) | undefined {
-  if (a === undefined) return b;
-  if (b === undefined) return a;
-  return (c) => {
-    a(c);
-    b(c);
-  };
 }

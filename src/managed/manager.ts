@@ -11,6 +11,8 @@
  * A connection is handed to one borrower at a time (unless the pool is created with
  * `shared`), is never handed out while `isBroken` says so, is checked with `check` before
  * it is handed out after sitting idle, and is cleaned with `reset` when it comes back.
+ * Every hook but `connect`, `check` and `close` runs on the borrow or return path, and
+ * synchronously when it can: keep them cheap.
  * @example
  * const manager: Manager<net.Socket> = {
  *   connect: (signal, retire) =>
@@ -61,20 +63,23 @@ export interface Manager<C> {
   reset?(connection: C): void | Promise<void>;
   /**
    * A cheap, synchronous health flag (the client saw an error, the socket is destroyed).
-   * A connection for which it returns true is never handed out and never returned to the
-   * idle set: it is closed instead. Called on every borrow and return, so it must not do
-   * I/O; use `check` for a round trip.
+   * A connection for which it returns true is never lent and never returned to the idle
+   * set: it is closed instead. Asked wherever the pool is about to lend a connection (from
+   * the idle set, or straight from a return, a create or a check) and on return, so it must
+   * not do I/O; use `check` for a round trip.
    */
   isBroken?(connection: C): boolean;
   /**
-   * With `allowExitOnIdle`: the connection was leased and must keep the process alive
-   * again (`socket.ref()`). May be called more than once in a row (a shared connection
-   * leased by several borrowers); it must be idempotent.
+   * With `allowExitOnIdle`: the connection left the idle set (to serve a borrower, or to be
+   * checked) and must keep the process alive again (`socket.ref()`). `connect` is assumed
+   * to return a connection that holds the process, as a socket does: one handed straight
+   * from `connect`, or from one borrower to the next, never went idle and is not told.
    */
   ref?(connection: C): void;
   /**
-   * With `allowExitOnIdle`: the connection went idle and must not keep the process alive
-   * (`socket.unref()`). Called after `connect` and after `reset` on return.
+   * With `allowExitOnIdle`: the connection entered the idle set (after `connect` with
+   * nobody waiting for it, after `reset` on return) and must not keep the process alive
+   * (`socket.unref()`). Calls alternate with `ref`, starting with `unref`.
    */
   unref?(connection: C): void;
 }

@@ -3,7 +3,15 @@
 import type { Clock } from '../internal/clock.js';
 import { realClock } from '../internal/clock.js';
 import { describe } from '../internal/errors.js';
-import { checkFn, checkInt, checkMs, checkObject } from '../internal/options.js';
+import {
+  checkFn,
+  checkInt,
+  checkKeys,
+  checkMs,
+  checkObject,
+  type KeyList,
+  optionKeys,
+} from '../internal/options.js';
 import type { AutoscaleOptions, PoolOptions } from '../pool/index.js';
 import type { CircuitBreaker, CircuitBreakerOptions } from '../resilience/breaker.js';
 import type { ConnectionPermits } from './manager.js';
@@ -11,9 +19,9 @@ import type { ConnectionPermits } from './manager.js';
 /**
  * Options every managed pool takes, exclusive or shared. Times are in milliseconds;
  * `Infinity` turns a limit off. Defaults are `weir/pool`'s. The names `createTimeoutMs`,
- * `validateAfterIdleMs`, `validateIntervalMs` and `destroyTimeoutMs` of `weir/pool` are
- * still accepted for their managed names; giving both spellings with different values
- * throws.
+ * `validateAfterIdleMs`, `validateIntervalMs`, `validateTimeoutMs` and `destroyTimeoutMs`
+ * of `weir/pool` are still accepted for their managed names; giving both spellings with
+ * different values throws.
  * @example
  * const options: ManagedPoolBaseOptions = { max: 10, connectTimeoutMs: 5_000, breaker: false };
  */
@@ -44,6 +52,11 @@ export interface ManagedPoolBaseOptions {
   checkAfterIdleMs?: number;
   /** Idle connections are checked this often (only with `Manager.check`). @default 30_000 ms */
   checkIntervalMs?: number;
+  /**
+   * A `check` that takes longer counts as failed: its signal aborts and the connection is
+   * closed. @default 5_000 ms
+   */
+  checkTimeoutMs?: number;
   /** A `close` that takes longer is abandoned, so shutdown never hangs. @default 5_000 ms */
   closeTimeoutMs?: number;
   /** Backoff between connect retries after a failure (`weir/pool`'s `createRetry`). */
@@ -80,6 +93,8 @@ export interface ManagedPoolBaseOptions {
   validateAfterIdleMs?: number;
   /** @deprecated The old name of `checkIntervalMs`; still accepted. */
   validateIntervalMs?: number;
+  /** @deprecated The old name of `checkTimeoutMs`; still accepted. */
+  validateTimeoutMs?: number;
   /** @deprecated The old name of `closeTimeoutMs`; still accepted. */
   destroyTimeoutMs?: number;
 }
@@ -174,6 +189,7 @@ const RENAMED = [
   ['connectTimeoutMs', 'createTimeoutMs', 1],
   ['checkAfterIdleMs', 'validateAfterIdleMs', 0],
   ['checkIntervalMs', 'validateIntervalMs', 1],
+  ['checkTimeoutMs', 'validateTimeoutMs', 1],
   ['closeTimeoutMs', 'destroyTimeoutMs', 0],
 ] as const;
 
@@ -183,11 +199,54 @@ const REFUSED: Record<string, string> = {
   destroy: 'connections are closed by `Manager.close`',
   validate: 'connections are checked by `Manager.check`',
   reset: 'connections are cleaned by `Manager.reset`',
+  onIdle: 'idle connections are told through `Manager.ref`/`unref` (`allowExitOnIdle`)',
+  usable: 'broken connections are told by `Manager.isBroken`',
   weigh: 'managed pools are bounded by `max`, not by weight',
   maxWeight: 'managed pools are bounded by `max`, not by weight',
   maxLeasesPerResource: 'only a pool created with `shared` shares connections',
   leaseLimit: 'only a pool created with `shared` shares connections (`shared.leaseLimit`)',
 };
+
+/**
+ * @internal Every key of {@link ManagedPoolBaseOptions}, for the integrations that extend
+ * it and check their callers' keys under their own name.
+ */
+export const managedOptionKeys: KeyList<ManagedPoolBaseOptions> = {
+  name: 1,
+  clock: 1,
+  min: 1,
+  max: 1,
+  acquireTimeoutMs: 1,
+  maxWaiting: 1,
+  connectTimeoutMs: 1,
+  idleTimeoutMs: 1,
+  maxLifetimeMs: 1,
+  lifetimeJitter: 1,
+  maxUses: 1,
+  checkAfterIdleMs: 1,
+  checkIntervalMs: 1,
+  checkTimeoutMs: 1,
+  closeTimeoutMs: 1,
+  createRetry: 1,
+  breaker: 1,
+  allowExitOnIdle: 1,
+  permits: 1,
+  idleOrder: 1,
+  reapIntervalMs: 1,
+  leakDetectionMs: 1,
+  statsSampleEvery: 1,
+  autoscale: 1,
+  random: 1,
+  createTimeoutMs: 1,
+  validateAfterIdleMs: 1,
+  validateIntervalMs: 1,
+  validateTimeoutMs: 1,
+  destroyTimeoutMs: 1,
+};
+const MANAGED_KEYS = optionKeys<ManagedPoolBaseOptions & { shared?: unknown }>({
+  ...managedOptionKeys,
+  shared: 1,
+});
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
 
@@ -205,6 +264,7 @@ export function resolveManagedOptions<C>(
       throw new TypeError(`\`${key}\` is not an option of a managed pool: ${REFUSED[key]}`);
     }
   }
+  checkKeys('createManagedPool', o, MANAGED_KEYS);
   const core: Record<string, unknown> = {};
   for (const key of SAME) if (o[key] !== undefined) core[key] = o[key];
   let connectTimeoutMs = DEFAULT_CONNECT_TIMEOUT_MS;

@@ -1,41 +1,34 @@
-import pg from 'pg';
-import { realClock } from '../internal/clock.js';
-import { describe, isWeirError } from '../internal/errors.js';
+// weir/pg's pool: node-postgres connections run by a PgManager on the managed layer, and
+// the verbs (query with one retry on a lost or stale connection, transaction, connect).
+import type pg from 'pg';
+import { isWeirError } from '../internal/errors.js';
 import {
   checkInt,
   checkKeys,
   checkMs,
   checkObject,
-  omitKeys,
+  type KeyList,
   optionKeys,
 } from '../internal/options.js';
-import { abortReason, onAbort } from '../internal/signals.js';
-import type { AcquireOptions, Lease, Pool, PoolOptions, PoolStats } from '../pool/index.js';
-import { createPool } from '../pool/index.js';
-import { poolOptionKeys } from '../pool/options.js';
-import { cancelActive, type QueryOptions, runQuery } from './query.js';
-import { isStaleStatement, PreparedStatements } from './statements.js';
+import { createManagedPool, type ManagedPoolOptions, PooledClient } from '../managed/index.js';
+import { managedOptionKeys } from '../managed/options.js';
+import type { AcquireOptions, Lease } from '../pool/index.js';
+import { type PgConnection, PgManager } from './manager.js';
+import { type QueryOptions, runQuery } from './query.js';
+import { isStaleStatement } from './statements.js';
 
-/** A pooled node-postgres client and what the pool knows about its health. */
-interface Conn {
-  client: pg.Client;
-  /** @internal Its named server-side statements; `undefined` when preparing is off. */
-  statements: PreparedStatements | undefined;
-  /** Set when the connection reported an error or ended; it is never handed out again. */
-  broken: unknown;
-}
-
-/** A permit from an external limiter (a fleet-wide semaphore), held while a connection is open. */
-export interface ConnectionPermits {
-  acquire(options: { signal: AbortSignal }): Promise<{ release(): void }>;
-}
-
-/** Options of {@link createPgPool}: node-postgres connection settings plus `weir/pool`'s. */
-export interface PgPoolOptions
-  extends Omit<
-    PoolOptions<Conn>,
-    'create' | 'destroy' | 'validate' | 'reset' | 'onIdle' | 'weigh' | 'maxWeight'
-  > {
+/**
+ * Options of {@link createPgPool}: node-postgres connection settings plus the managed
+ * pool's options (`weir/managed`). A `pg.Client` serves one borrower at a time, so the
+ * sharing options (`maxLeasesPerResource`, `leaseLimit`, `shared`) do not compile. The
+ * `weir/pool` names pg took before (`createTimeoutMs`, `validateAfterIdleMs`,
+ * `validateIntervalMs`, `validateTimeoutMs`, `destroyTimeoutMs`) are still accepted as
+ * aliases of `connectTimeoutMs`, `checkAfterIdleMs`, `checkIntervalMs`, `checkTimeoutMs`
+ * and `closeTimeoutMs`.
+ * @example
+ * const options: PgPoolOptions = { connection: 'postgres://127.0.0.1/app', max: 10, queryTimeoutMs: 5_000 };
+ */
+export interface PgPoolOptions extends ManagedPoolOptions {
   /** Connection settings passed to `new pg.Client(...)`, or a connection string. */
   connection?: pg.ClientConfig | string;
   /** Run `DISCARD ALL` when a connection is returned, so no session state leaks. @default false */
@@ -50,11 +43,6 @@ export interface PgPoolOptions
   /** Default timeout of every query; cancelled on the server when reached. @default Infinity */
   queryTimeoutMs?: number;
   /**
-   * An external bound on open connections, e.g. a distributed semaphore shared by a fleet:
-   * a permit is taken before connecting and given back when the connection closes.
-   */
-  permits?: ConnectionPermits;
-  /**
    * Lets the process exit while connections sit idle, as `pg.Pool`'s option of that name
    * does: an idle connection's socket is unref'd, and ref'd again when the connection is
    * leased or validated. Idle connections can only be used by code that something else
@@ -65,24 +53,18 @@ export interface PgPoolOptions
   allowExitOnIdle?: boolean;
 }
 
-const PG_POOL_KEYS = optionKeys<PgPoolOptions>({
-  ...omitKeys(
-    poolOptionKeys,
-    'create',
-    'destroy',
-    'validate',
-    'reset',
-    'onIdle',
-    'weigh',
-    'maxWeight',
-  ),
+type Sharing = 'shared' | 'maxLeasesPerResource' | 'leaseLimit';
+const PG_ONLY_KEYS: KeyList<Omit<PgPoolOptions, keyof ManagedPoolOptions>> = {
   connection: 1,
-  allowExitOnIdle: 1,
   discardOnReturn: 1,
   preparedStatements: 1,
   queryTimeoutMs: 1,
-  permits: 1,
+};
+const PG_POOL_KEYS = optionKeys<Omit<PgPoolOptions, Sharing>>({
+  ...managedOptionKeys,
+  ...PG_ONLY_KEYS,
 });
+const SHARING: readonly Sharing[] = ['shared', 'maxLeasesPerResource', 'leaseLimit'];
 const QUERY_KEYS = optionKeys<QueryOptions>({ signal: 1, timeoutMs: 1 });
 const POOL_QUERY_KEYS = optionKeys<QueryOptions & Pick<AcquireOptions, 'priority'>>({
   signal: 1,
@@ -94,7 +76,19 @@ const TRANSACTION_KEYS = optionKeys<TransactionOptions>({ isolation: 1, readOnly
 /** Transaction isolation levels. */
 export type IsolationLevel = 'read committed' | 'repeatable read' | 'serializable';
 
-type TransactionOptions = { isolation?: IsolationLevel; readOnly?: boolean; signal?: AbortSignal };
+/**
+ * Options of {@link PgPool.transaction}.
+ * @example
+ * await db.transaction(fn, { isolation: 'serializable', readOnly: true, signal });
+ */
+export interface TransactionOptions {
+  /** @default the server's (`read committed`) */
+  isolation?: IsolationLevel;
+  /** `BEGIN … READ ONLY`. @default false */
+  readOnly?: boolean;
+  /** Aborts the wait for a connection and every statement of the transaction. */
+  signal?: AbortSignal;
+}
 
 /** What a transaction callback gets: queries on the transaction's connection. */
 export interface Transaction {
@@ -118,129 +112,50 @@ export interface PgLease extends Transaction {
 const CONNECTION_LOST = new Set(['57P01', '57P02', '57P03', 'ECONNRESET', 'EPIPE']);
 
 /**
- * A PostgreSQL pool on `weir/pool` and node-postgres: idle connections are checked
+ * A PostgreSQL pool on the managed layer and node-postgres: idle connections are checked
  * before use, dead ones never handed out, aborted queries cancelled on the server, and
- * connections returned inside a transaction rolled back.
+ * connections returned inside a transaction rolled back. `stats`, `drain`, `close`,
+ * `await using` and `pool` (events, resize, leases) come from {@link PooledClient}.
  */
-export class PgPool {
-  /** The underlying `weir/pool`, for stats, events, resize and drain. */
-  readonly pool: Pool<Conn>;
-  readonly #config: pg.ClientConfig;
+export class PgPool extends PooledClient<PgConnection, PgManager> {
   readonly #queryTimeoutMs: number;
-  readonly #preparedStatements: number;
-  readonly #clock;
   readonly #runOn: Run = (conn, text, values, options, signal) =>
     this.#run(conn, text, values, options, signal);
 
-  /** @internal Use {@link createPgPool}. */
+  /**
+   * @internal Use {@link createPgPool}.
+   * @throws {TypeError|RangeError} for bad options, naming the option.
+   */
   constructor(options: PgPoolOptions = {}) {
     checkObject('options', options);
+    for (const key of SHARING) {
+      if ((options as Record<string, unknown>)[key] !== undefined) {
+        throw new TypeError(
+          `\`${key}\` is not an option of createPgPool: a pg.Client serves one borrower at a time`,
+        );
+      }
+    }
     checkKeys('createPgPool', options, PG_POOL_KEYS);
     const {
       connection,
       discardOnReturn = false,
       preparedStatements = 100,
       queryTimeoutMs,
-      permits,
       allowExitOnIdle = true,
       ...poolOptions
     } = options;
-    if (typeof allowExitOnIdle !== 'boolean') {
-      throw new TypeError(
-        `Expected \`allowExitOnIdle\` to be a boolean, got ${describe(allowExitOnIdle)}`,
-      );
-    }
-    this.#config =
-      typeof connection === 'string' ? { connectionString: connection } : { ...connection };
-    this.#queryTimeoutMs =
+    const manager = new PgManager({
+      config: typeof connection === 'string' ? { connectionString: connection } : { ...connection },
+      preparedStatements: checkInt('preparedStatements', preparedStatements, 0),
+      discardOnReturn,
+      ...(poolOptions.clock === undefined ? {} : { clock: poolOptions.clock }),
+    });
+    const timeoutMs =
       queryTimeoutMs === undefined
         ? Number.POSITIVE_INFINITY
         : checkMs('queryTimeoutMs', queryTimeoutMs);
-    this.#preparedStatements = checkInt('preparedStatements', preparedStatements, 0);
-    this.#clock = poolOptions.clock ?? realClock;
-    const held = new WeakMap<Conn, { release(): void }>();
-    this.pool = createPool<Conn>({
-      name: 'pg',
-      ...poolOptions,
-      create: async (signal) => {
-        const permit = permits === undefined ? undefined : await permits.acquire({ signal });
-        try {
-          const conn = await this.#connect(signal);
-          if (permit !== undefined) held.set(conn, permit);
-          return conn;
-        } catch (error) {
-          permit?.release();
-          throw error;
-        }
-      },
-      destroy: async (conn) => {
-        try {
-          // A backend busy with a statement reads no Terminate until it finishes: cancel first.
-          cancelActive(conn.client, this.#config);
-          await endQuietly(conn.client);
-        } finally {
-          held.get(conn)?.release();
-        }
-      },
-      validate: async (conn, signal) => {
-        if (conn.broken !== undefined) return false;
-        await runQuery(
-          conn.client,
-          'SELECT 1',
-          undefined,
-          signal,
-          Number.POSITIVE_INFINITY,
-          this.#config,
-          this.#clock,
-        );
-        return conn.broken === undefined;
-      },
-      ...(allowExitOnIdle ? { onIdle: holdProcess } : {}),
-      // Synchronous when there is nothing to clean, which is nearly always: no extra tick
-      // before the connection serves the next caller.
-      reset: (conn) => {
-        if (conn.broken !== undefined) throw conn.broken;
-        const status = conn.client.getTransactionStatus();
-        const rollback = status !== 'I' && status !== null;
-        if (!rollback && !discardOnReturn) return;
-        return (async () => {
-          if (rollback) await conn.client.query('ROLLBACK');
-          if (discardOnReturn) {
-            await conn.client.query('DISCARD ALL');
-            conn.statements?.clear();
-          }
-        })();
-      },
-    });
-  }
-
-  async #connect(signal: AbortSignal): Promise<Conn> {
-    const client = new pg.Client(this.#config);
-    const statements =
-      this.#preparedStatements > 0
-        ? new PreparedStatements(client, this.#preparedStatements)
-        : undefined;
-    const conn: Conn = { client, statements, broken: undefined };
-    // Attached before connecting: an error on an idle connection (the server restarted, an
-    // admin ran pg_terminate_backend) retires it instead of crashing the process.
-    const lost = (error: unknown): void => {
-      if (conn.broken === undefined) conn.broken = error ?? new Error('connection ended');
-      this.pool?.retire(conn, conn.broken);
-    };
-    client.on('error', lost);
-    client.on('end', () => lost(undefined));
-    const dispose = onAbort(signal, () => void endQuietly(client));
-    try {
-      if (signal.aborted) throw abortReason(signal);
-      await client.connect();
-      if (signal.aborted) throw abortReason(signal);
-    } catch (error) {
-      await endQuietly(client);
-      throw error;
-    } finally {
-      dispose();
-    }
-    return conn;
+    super(createManagedPool(manager, { name: 'pg', ...poolOptions, allowExitOnIdle }));
+    this.#queryTimeoutMs = timeoutMs;
   }
 
   /**
@@ -286,7 +201,7 @@ export class PgPool {
   }
 
   #attempt<R extends pg.QueryResultRow>(
-    lease: Lease<Conn>,
+    lease: Lease<PgConnection>,
     text: string,
     values: unknown[] | undefined,
     options: (QueryOptions & Pick<AcquireOptions, 'priority'>) | undefined,
@@ -325,7 +240,7 @@ export class PgPool {
    */
   async transaction<R>(
     fn: (tx: Transaction) => Promise<R>,
-    options?: { isolation?: IsolationLevel; readOnly?: boolean; signal?: AbortSignal },
+    options?: TransactionOptions,
   ): Promise<R> {
     checkKeys('PgPool.transaction', options, TRANSACTION_KEYS);
     const lease = await this.pool.acquire(acquireOptions(options));
@@ -363,52 +278,26 @@ export class PgPool {
     return this.pool.acquire(options).then((lease) => this.#wrap(lease, options?.signal));
   }
 
-  #wrap(lease: Lease<Conn>, signal: AbortSignal | undefined): PgLease {
+  #wrap(lease: Lease<PgConnection>, signal: AbortSignal | undefined): PgLease {
     return new LeasedConnection(lease, signal, this.#runOn);
   }
 
   /** Runs on `conn`; `options` are already checked, `signal` may come from a lease. */
   #run<R extends pg.QueryResultRow>(
-    conn: Conn,
+    conn: PgConnection,
     text: string,
     values: unknown[] | undefined,
     options: QueryOptions | undefined,
     signal = options?.signal,
   ): Promise<pg.QueryResult<R>> {
-    return runQuery<R>(
-      conn.client,
-      text,
-      values,
-      signal,
-      options?.timeoutMs ?? this.#queryTimeoutMs,
-      this.#config,
-      this.#clock,
-      conn.statements,
-    );
-  }
-
-  /** The pool's stats (see `weir/pool`). */
-  stats(): PoolStats {
-    return this.pool.stats();
-  }
-
-  /** Graceful shutdown of every connection (see `Pool.drain`). */
-  drain(options?: { timeoutMs?: number }): Promise<void> {
-    return this.pool.drain(options);
-  }
-
-  /** Forced shutdown: connections in use are closed too. */
-  close(): Promise<void> {
-    return this.pool.close();
-  }
-
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.drain();
+    const timeoutMs = options?.timeoutMs ?? this.#queryTimeoutMs;
+    // The manager holds what every statement shares: the cancel settings and the clock.
+    return runQuery<R>(conn, { text, values, signal, timeoutMs }, this.pool.manager);
   }
 }
 
 type Run = (
-  conn: Conn,
+  conn: PgConnection,
   text: string,
   values: unknown[] | undefined,
   options: QueryOptions | undefined,
@@ -417,11 +306,11 @@ type Run = (
 
 /** A class rather than an object of closures: borrowing is on the hot path. */
 class LeasedConnection implements PgLease {
-  readonly #lease: Lease<Conn>;
+  readonly #lease: Lease<PgConnection>;
   readonly #signal: AbortSignal | undefined;
   readonly #run: Run;
 
-  constructor(lease: Lease<Conn>, signal: AbortSignal | undefined, run: Run) {
+  constructor(lease: Lease<PgConnection>, signal: AbortSignal | undefined, run: Run) {
     this.#lease = lease;
     this.#signal = signal;
     this.#run = run;
@@ -494,27 +383,6 @@ function neverTookEffect(error: unknown): boolean {
   if (code === '57P01' || code === '57P02' || code === '57P03') return true;
   const message = error instanceof Error ? error.message : '';
   return /not queryable|Client has encountered a connection error/.test(message);
-}
-
-/** node-postgres's Client.ref/unref (on its socket), missing from its type declarations. */
-interface Refable {
-  ref(): void;
-  unref(): void;
-}
-
-/** An idle connection's socket does not keep the process alive; a busy one does. */
-function holdProcess(conn: Conn, idle: boolean): void {
-  const client = conn.client as unknown as Refable;
-  if (idle) client.unref();
-  else client.ref();
-}
-
-async function endQuietly(client: pg.Client): Promise<void> {
-  try {
-    await client.end();
-  } catch {
-    // Already closed or never connected: nothing to free.
-  }
 }
 
 /**

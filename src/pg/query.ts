@@ -15,23 +15,44 @@ export interface QueryOptions {
 /** @internal Connection settings a cancel request needs: it travels on a connection of its own. */
 export type CancelConfig = pg.ClientConfig;
 
+/** @internal One statement to run: its text, values and limits. */
+export interface Statement {
+  text: string;
+  values?: unknown[] | undefined;
+  /** Cancels it on the server when it aborts. */
+  signal?: AbortSignal | undefined;
+  /** Cancels it on the server after this long. @default Infinity */
+  timeoutMs?: number | undefined;
+}
+
+/** @internal Where a statement runs: a connection and, optionally, its prepared statements. */
+export interface Target {
+  readonly client: pg.Client;
+  readonly statements?: PreparedStatements | undefined;
+}
+
+/** @internal What every statement of a pool shares: where cancels go, and the clock. */
+export interface QueryContext {
+  readonly config: CancelConfig;
+  readonly clock: Clock;
+}
+
 /**
- * @internal Runs one query on `client`; on abort or after `timeoutMs` sends PostgreSQL's cancel
- * request (a separate short connection, as psql's Ctrl-C does), waits for the server to
- * answer `57014 query_canceled`, and rejects with the abort reason or a timeout error.
- * The connection stays usable. With `statements`, a parameterised text runs as the
- * connection's named statement.
+ * @internal Runs one statement on `on.client`; on abort or after `timeoutMs` sends
+ * PostgreSQL's cancel request (a separate short connection, as psql's Ctrl-C does), waits
+ * for the server to answer `57014 query_canceled`, and rejects with the abort reason or a
+ * timeout error. The connection stays usable. With `on.statements`, a parameterised text
+ * runs as the connection's named statement.
  */
 export function runQuery<R extends pg.QueryResultRow>(
-  client: pg.Client,
-  text: string,
-  values: unknown[] | undefined,
-  signal: AbortSignal | undefined,
-  timeoutMs: number,
-  cancelConfig: CancelConfig,
-  clock: Clock,
-  statements?: PreparedStatements,
+  on: Target,
+  statement: Statement,
+  context: QueryContext,
 ): Promise<pg.QueryResult<R>> {
+  const { text, values, signal } = statement;
+  const timeoutMs = statement.timeoutMs ?? Number.POSITIVE_INFINITY;
+  const { client, statements } = on;
+  const { clock, config: cancelConfig } = context;
   if (signal?.aborted) return Promise.reject(abortReason(signal));
   // Only parameterised texts: an unparameterised one may hold several statements, which
   // the simple protocol allows and a prepared statement does not.

@@ -1,12 +1,13 @@
 // Where a borrower finds a free resource: the idle list (lent LIFO or FIFO) and, for
 // shared resources, the busiest one that still has room.
 import type { Clock } from '../internal/clock.js';
+import { BrokenResourceError } from '../internal/errors.js';
 import type { ResolvedPoolOptions } from './options.js';
 import { type DestroyReason, type Slot, UNSTAMPED } from './slot.js';
 
 /** @internal What the idle set (and the weight budget) ask of their pool. */
 export interface IdleSetHost<T> {
-  /** Takes `slot` out of the pool and destroys it (one found past its lifetime, say). */
+  /** Takes `slot` out of the pool and destroys it (one found past its lifetime or broken). */
   destroy(slot: Slot<T>, reason: DestroyReason, error?: unknown): void;
 }
 
@@ -18,6 +19,7 @@ export class IdleSet<T> {
   readonly #fifo: boolean;
   readonly #clock: Clock;
   readonly #onIdle: ((resource: T, idle: boolean) => void) | undefined;
+  readonly #usable: ((resource: T) => boolean) | undefined;
   // Resources may be shared (fixed or per-resource lease limit): look for room first.
   readonly #shared: boolean;
   // Neither validation nor a lifetime: an idle resource is lent without reading the clock.
@@ -31,6 +33,7 @@ export class IdleSet<T> {
     this.#fifo = o.fifo;
     this.#clock = o.clock;
     this.#onIdle = o.onIdle;
+    this.#usable = o.usable;
     this.#shared = o.maxLeasesPerResource > 1 || o.leaseLimit !== undefined;
     this.#plain = o.validate === undefined && o.maxLifetimeMs === Number.POSITIVE_INFINITY;
     this.#slots = slots;
@@ -70,6 +73,10 @@ export class IdleSet<T> {
           continue;
         }
         if (this.#needsValidation(slot, now)) return null;
+      }
+      if (this.#usable !== undefined && !this.#usable(slot.value)) {
+        this.#host.destroy(slot, 'broken', unusable());
+        continue;
       }
       if (this.#fifo) list.shift();
       else list.pop();
@@ -117,15 +124,22 @@ export class IdleSet<T> {
     return [...this.#list];
   }
 
-  /** The shared resource with the most leases that still has room (so idle ones can retire). */
+  /**
+   * The shared resource with the most leases that still has room (so idle ones can retire);
+   * one that is not `usable` takes no new borrowers and goes when its leases come back.
+   */
   #busiestShared(): Slot<T> | null {
-    let best: Slot<T> | null = null;
-    for (const slot of this.#slots) {
-      if (slot.leases > 0 && slot.hasRoom && (best === null || slot.leases > best.leases)) {
-        best = slot;
+    // Bounded: each turn retires one of finitely many slots.
+    for (;;) {
+      let best: Slot<T> | null = null;
+      for (const slot of this.#slots) {
+        if (slot.leases > 0 && slot.hasRoom && (best === null || slot.leases > best.leases)) {
+          best = slot;
+        }
       }
+      if (best === null || this.#usable === undefined || this.#usable(best.value)) return best;
+      best.retire = 'broken';
     }
-    return best;
   }
 
   #notify(slot: Slot<T>, idle: boolean): void {
@@ -138,4 +152,9 @@ export class IdleSet<T> {
       });
     }
   }
+}
+
+/** @internal The cause of a destroy for a resource that `usable` turned down. */
+export function unusable(): BrokenResourceError {
+  return new BrokenResourceError('`usable` turned the resource down as it was about to be lent');
 }

@@ -44,6 +44,15 @@ export interface PoolOptions<T> {
    * reported as an uncaught exception, like a throwing event listener's.
    */
   onIdle?: (resource: T, idle: boolean) => void;
+  /**
+   * A cheap, synchronous health flag, asked whenever the pool is about to lend a resource
+   * (from the idle set, or straight from a return, a reset, a create or a validation):
+   * false destroys it (reason `broken`, or `validation` after a validation) and the
+   * borrower gets another. For a flag the resource keeps (its socket closed, its client
+   * saw an error); a round trip belongs in `validate`. It runs on the acquire path: keep
+   * it cheap. A throw counts as false.
+   */
+  usable?: (resource: T) => boolean;
   /** Resources kept open even when idle; created at start. @default 0 */
   min?: number;
   /** Most resources open at once (idle, leased and being created). @default 10 */
@@ -196,6 +205,7 @@ export const poolOptionKeys: KeyList<PoolOptions<unknown>> = {
   clock: 1,
   random: 1,
   onIdle: 1,
+  usable: 1,
 };
 const POOL_KEYS = optionKeys(poolOptionKeys);
 const RETRY_KEYS = optionKeys<NonNullable<PoolOptions<unknown>['createRetry']>>({
@@ -219,6 +229,7 @@ export interface ResolvedPoolOptions<T> {
   validate: ((resource: T, signal: AbortSignal) => boolean | Promise<boolean>) | undefined;
   reset: ((resource: T) => void | Promise<void>) | undefined;
   onIdle: ((resource: T, idle: boolean) => void) | undefined;
+  usable: ((resource: T) => boolean) | undefined;
   min: number;
   max: number;
   acquireTimeoutMs: number;
@@ -350,6 +361,7 @@ export function resolveOptions<T>(o: PoolOptions<T>): ResolvedPoolOptions<T> {
     validate: checkFn('validate', o.validate, false),
     reset: checkFn('reset', o.reset, false),
     onIdle: checkFn('onIdle', o.onIdle, false),
+    usable: guard(checkFn('usable', o.usable, false)),
     min,
     max,
     acquireTimeoutMs: checkMs('acquireTimeoutMs', o.acquireTimeoutMs ?? 30_000),
@@ -378,6 +390,18 @@ export function resolveOptions<T>(o: PoolOptions<T>): ResolvedPoolOptions<T> {
     name: typeof o.name === 'string' ? o.name : 'pool',
     clock,
     random: checkFn<() => number>('random', o.random, false) ?? Math.random,
+  };
+}
+
+/** `usable` as the pool calls it: a throw means "not usable". */
+function guard<T>(usable: ((resource: T) => boolean) | undefined) {
+  if (usable === undefined) return undefined;
+  return (resource: T): boolean => {
+    try {
+      return usable(resource) === true;
+    } catch {
+      return false;
+    }
   };
 }
 

@@ -1,7 +1,7 @@
 // What becomes of a resource when its borrower, its reset or its validation lets go of
 // it: retired, reweighed, reset, handed to the next waiter, or back to the idle set.
 import type { Hooks } from './hooks.js';
-import type { IdleSet } from './idle-set.js';
+import { type IdleSet, unusable } from './idle-set.js';
 import type { ResolvedPoolOptions } from './options.js';
 import type { DestroyReason, Slot } from './slot.js';
 import type { Waiter, WaiterQueue } from './waiters.js';
@@ -90,8 +90,19 @@ export class Recycler<T> {
     this.available(slot);
   }
 
-  /** A resource with room goes straight to the oldest waiter, else back to the idle set. */
+  /**
+   * A resource with room goes straight to the oldest waiter, else back to the idle set;
+   * one that is not `usable` goes instead (at once, or when its other leases come back).
+   */
   available(slot: Slot<T>): void {
+    const usable = this.#o.usable;
+    if (usable !== undefined && !usable(slot.value)) {
+      if (slot.leases === 0) {
+        this.#host.destroy(slot, 'broken', unusable());
+        this.#host.pump();
+      } else slot.retire = 'broken';
+      return;
+    }
     const w = this.#waiters.first();
     // A limit lowered by setLeaseLimit may leave a shared resource over its limit for now.
     if (w !== null && slot.leases < slot.maxLeases) {
@@ -134,7 +145,8 @@ export class Recycler<T> {
     const host = this.#host;
     this.#waiters.letGo(w, slot);
     if (this.#shutDown(slot, true)) return;
-    if (!ok || slot.retire !== null) {
+    const usable = this.#o.usable;
+    if (!ok || slot.retire !== null || (usable !== undefined && !usable(slot.value))) {
       host.validationFailed(slot, error);
       host.destroy(slot, 'validation', error);
     } else {

@@ -103,4 +103,51 @@ describe('weir/libsql on an embedded file database', () => {
     assert.equal((await db.execute('SELECT count(*) AS n FROM t')).rows[0]!.n, 1);
     await db.close();
   });
+
+  test('query and readOnly, the names weir/pg uses, are the same as execute and mode read', async () => {
+    const db = createLibsqlPool({ url: `file:${join(dir, 'c.db')}` });
+    await db.query('CREATE TABLE t (x)');
+    await db.transaction(async (tx) => {
+      await tx.query('INSERT INTO t VALUES (?)', [1]);
+      await tx.execute('INSERT INTO t VALUES (?)', [2]);
+    });
+    assert.equal((await db.query('SELECT count(*) AS n FROM t')).rows[0]!.n, 2);
+    assert.equal((await db.execute('SELECT count(*) AS n FROM t')).rows[0]!.n, 2);
+    // One local connection: watch the mode each transaction asks it for.
+    const lease = await db.pool.acquire();
+    const client = lease.value;
+    lease.release();
+    const modes: unknown[] = [];
+    const begin = client.transaction.bind(client);
+    client.transaction = (mode?: 'write' | 'read' | 'deferred') => {
+      modes.push(mode);
+      return begin(mode);
+    };
+    await db.transaction(async () => {}, { readOnly: true });
+    await db.transaction(async () => {}, { readOnly: false });
+    await db.transaction(async () => {}, { readOnly: false, mode: 'deferred' });
+    assert.deepEqual(modes, ['read', 'write', 'deferred']);
+    const n = await db.transaction(
+      async (tx) => (await tx.query('SELECT count(*) AS n FROM t')).rows[0]!.n,
+      { readOnly: true, mode: 'read' },
+    );
+    assert.equal(n, 2);
+    await assert.rejects(
+      db.transaction(async () => {}, { readOnly: true, mode: 'write' }),
+      /contradicts/,
+    );
+    await assert.rejects(
+      db.transaction(async () => {}, { readOnly: 'yes' as never }),
+      /`readOnly`/,
+    );
+    assert.equal(db.stats().leased, 0);
+    await db.close();
+  });
+
+  test('sharing options do not reach a libSQL client', () => {
+    assert.throws(
+      () => createLibsqlPool({ url: ':memory:', maxLeasesPerResource: 2 } as never),
+      /`maxLeasesPerResource`/,
+    );
+  });
 });

@@ -47,14 +47,17 @@ describe('isBroken', () => {
 
   test('a connection that breaks as it is handed to a waiter is closed and the wait goes on', async () => {
     const clock = new FakeClock();
-    const f = fakeManager({ isBroken: true });
+    // A reset that leaves the connection broken without throwing: it breaks between the
+    // return check and the hand-over, where the core asks `isBroken` once more.
+    const f = fakeManager({
+      isBroken: true,
+      reset: (c) => {
+        c.broken = true;
+      },
+    });
     const pool = createManagedPool(f.manager, { clock, max: 1 });
     const a = await pool.acquire();
     const waiter = track(pool.acquire({ timeoutMs: 5_000 }));
-    // The core's acquire event fires at the hand-over, before the waiter runs.
-    pool.once('acquire', (e) => {
-      e.resource.broken = true;
-    });
     a.release();
     await flush();
     assert.equal(waiter.value?.value.id, 2, 'the waiter got a fresh connection');

@@ -1,5 +1,6 @@
-// allowExitOnIdle: the manager's unref runs when a connection goes idle (after connect,
-// after reset on return) and ref when it is leased (fast path and waiting path alike).
+// allowExitOnIdle: the manager's unref runs when a connection enters the idle set (after
+// connect, after reset on return) and ref when it leaves it; a connection handed straight
+// from connect or from one borrower to the next never went idle and is not told.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { FakeClock, flush } from '../../src/internal/clock.js';
@@ -22,15 +23,11 @@ test('ref and unref follow the connection in and out of idle, in order', async (
   await pool.close();
   assert.deepEqual(f.log, [
     'connect #1',
-    'open 1',
-    'unref 1', // opened, not yet anyone's
-    'ref 1', // handed to the first caller
+    'open 1', // handed straight to the first caller: it never went idle
     'reset 1',
-    'unref 1', // back, and clean
-    'ref 1', // straight to the waiter
-    'reset 1',
-    'unref 1',
-    'ref 1', // the fast path
+    'reset 1', // back, and straight to the waiter: still never idle
+    'unref 1', // back, clean, and idle
+    'ref 1', // the fast path takes it out of the idle set
     'reset 1',
     'unref 1',
     'close 1',
