@@ -97,6 +97,8 @@ const WASM_KEYS = optionKeys<WasmPoolOptions>({
   // The managed pool's options, passed on (it checks their values).
   name: 1,
   clock: 1,
+  checkTimeoutMs: 1,
+  validateTimeoutMs: 1,
   min: 1,
   max: 1,
   acquireTimeoutMs: 1,
