@@ -52,7 +52,13 @@ export type WeirErrorCode =
   | 'ERR_SSE_EVENT_TOO_LARGE'
   | 'ERR_SSE_STATUS'
   | 'ERR_SSE_CONTENT_TYPE'
-  | 'ERR_SSE_RETRIES_EXHAUSTED';
+  | 'ERR_SSE_RETRIES_EXHAUSTED'
+  // weir/redis
+  | 'ERR_REDIS_UNAVAILABLE'
+  | 'ERR_REDIS_ACQUIRE_TIMEOUT'
+  | 'ERR_REDIS_LEASE_LOST'
+  | 'ERR_REDIS_CLOSED'
+  | 'ERR_REDIS_CHANNEL_FULL';
 
 // A registry-wide brand, so that two copies of weir loaded in one process still
 // recognise each other's errors (undici does the same).

@@ -1,0 +1,29 @@
+// weir/redis: limits that hold across a fleet of processes: a fair semaphore woken by the
+// server, a rate limiter on the server's clock, and a bounded channel over Redis Streams.
+
+export {
+  type DedicatedConnection,
+  fromIoredis,
+  fromNodeRedis,
+  type IoredisLike,
+  type NodeRedisLike,
+  type RedisArg,
+  type RedisCommands,
+} from './commands.js';
+export {
+  isWeirError,
+  RedisAcquireTimeoutError,
+  RedisChannelFullError,
+  RedisClosedError,
+  RedisLeaseLostError,
+  RedisUnavailableError,
+  WeirError,
+  type WeirErrorCode,
+} from './errors.js';
+export type { RedisBaseOptions, UnavailablePolicy } from './options.js';
+export { RedisPermit } from './permit.js';
+export {
+  type RedisAcquireOptions,
+  RedisSemaphore,
+  type RedisSemaphoreOptions,
+} from './semaphore.js';
