@@ -22,6 +22,7 @@ export {
 } from './errors.js';
 export type { RedisBaseOptions, UnavailablePolicy } from './options.js';
 export { RedisPermit } from './permit.js';
+export { RedisRateLimiter, type RedisRateLimiterOptions } from './rate-limiter.js';
 export {
   type RedisAcquireOptions,
   RedisSemaphore,

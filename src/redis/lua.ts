@@ -122,7 +122,7 @@ return {redis.call('ZCARD', holders), redis.call('ZCARD', queue)}
  * ARGV[1] emission interval (µs per token), ARGV[2] burst (tokens), ARGV[3] tokens,
  * ARGV[4] longest wait the caller accepts (µs): 0 takes only what is there now; more books
  * the tokens in the future and tells the caller how long to wait.
- * Returns {granted 1/0, wait µs (granted) or retry-after µs (refused)}.
+ * Returns {granted 1/0, wait µs (granted) or retry-after µs (refused), server time µs}.
  */
 export const RATE_LIMIT = `
 local t = redis.call('TIME')
@@ -135,9 +135,9 @@ local newTat = tat + n * interval
 local allowAt = newTat - burst * interval
 local wait = allowAt - now
 if wait < 0 then wait = 0 end
-if wait > maxWait then return {0, math.ceil(wait)} end
+if wait > maxWait then return {0, math.ceil(wait), now} end
 redis.call('SET', KEYS[1], string.format('%.0f', newTat), 'PX', math.ceil((newTat - now) / 1000) + 1)
-return {1, math.ceil(wait)}
+return {1, math.ceil(wait), now}
 `;
 
 /**
