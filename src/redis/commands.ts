@@ -36,7 +36,7 @@ export interface IoredisLike {
   duplicate(): IoredisLike;
   subscribe(...channels: string[]): Promise<unknown>;
   unsubscribe(...channels: string[]): Promise<unknown>;
-  on(event: 'message', listener: (channel: string, message: string) => void): unknown;
+  on(event: string, listener: (...args: unknown[]) => void): unknown;
   quit(): Promise<unknown>;
   disconnect(): void;
 }
@@ -78,7 +78,12 @@ export function fromIoredis(client: IoredisLike): RedisCommands {
   const sub = (): IoredisLike => {
     if (subscriber === undefined) {
       subscriber = client.duplicate();
-      subscriber.on('message', (channel, message) => listeners.dispatch(channel, message));
+      subscriber.on('message', (channel, message) =>
+        listeners.dispatch(String(channel), String(message)),
+      );
+      // Failures reach the callers through their commands' deadlines; without a listener
+      // ioredis would print every reconnect attempt.
+      subscriber.on('error', () => {});
     }
     return subscriber;
   };
@@ -103,7 +108,12 @@ export function fromIoredis(client: IoredisLike): RedisCommands {
         own.delete(listener);
         if (own.size === 0 && listeners.byChannel.get(channel) === own) {
           listeners.byChannel.delete(channel);
-          await subscriber?.unsubscribe(channel);
+          const s = subscriber;
+          if (listeners.byChannel.size === 0) {
+            // Nothing left to hear: close the connection, so it does not hold the process.
+            subscriber = undefined;
+            s?.disconnect();
+          } else await s?.unsubscribe(channel);
         }
       };
     },
@@ -167,7 +177,11 @@ export function fromNodeRedis(client: NodeRedisLike): RedisCommands {
         own.delete(listener);
         if (own.size === 0 && listeners.byChannel.get(channel) === own) {
           listeners.byChannel.delete(channel);
-          await (await sub()).unsubscribe(channel, onMessage);
+          const s = subscriber;
+          if (listeners.byChannel.size === 0) {
+            subscriber = undefined;
+            (await s)?.destroy();
+          } else await (await s)?.unsubscribe(channel, onMessage);
         }
       };
     },

@@ -44,13 +44,3 @@ export class RedisClosedError extends WeirError {
     super('ERR_REDIS_CLOSED', message);
   }
 }
-
-/**
- * A {@link RedisChannel} was full (`capacity` entries not yet acknowledged) and `send` was
- * told not to wait, or waited past its `timeoutMs`. Code `ERR_REDIS_CHANNEL_FULL`.
- */
-export class RedisChannelFullError extends WeirError {
-  constructor(message: string) {
-    super('ERR_REDIS_CHANNEL_FULL', message);
-  }
-}

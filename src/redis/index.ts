@@ -1,5 +1,5 @@
 // weir/redis: limits that hold across a fleet of processes: a fair semaphore woken by the
-// server, a rate limiter on the server's clock, and a bounded channel over Redis Streams.
+// server, and a rate limiter on the server's clock.
 
 export {
   type DedicatedConnection,
@@ -13,7 +13,6 @@ export {
 export {
   isWeirError,
   RedisAcquireTimeoutError,
-  RedisChannelFullError,
   RedisClosedError,
   RedisLeaseLostError,
   RedisUnavailableError,

@@ -15,7 +15,7 @@ import { type RedisCommands, toCommands } from './commands.js';
  */
 export type UnavailablePolicy = 'fail-closed' | 'fail-open' | { readonly localLimit: number };
 
-/** Options shared by {@link RedisSemaphore}, {@link RedisRateLimiter} and {@link RedisChannel}. */
+/** Options shared by {@link RedisSemaphore} and {@link RedisRateLimiter}. */
 export interface RedisBaseOptions {
   /** An ioredis 5 client, a connected node-redis 5 client, or {@link RedisCommands}. Required. */
   redis: unknown;
