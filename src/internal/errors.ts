@@ -68,7 +68,12 @@ export type WeirErrorCode =
   | 'ERR_WS_RETRIES_EXHAUSTED'
   | 'ERR_WS_SEND_TIMEOUT'
   | 'ERR_WS_PROTOCOL'
-  | 'ERR_WS_STREAM_RESET';
+  | 'ERR_WS_STREAM_RESET'
+  // weir/redis
+  | 'ERR_REDIS_UNAVAILABLE'
+  | 'ERR_REDIS_ACQUIRE_TIMEOUT'
+  | 'ERR_REDIS_LEASE_LOST'
+  | 'ERR_REDIS_CLOSED';
 
 // A registry-wide brand, so that two copies of weir loaded in one process still
 // recognise each other's errors (undici does the same).
