@@ -421,11 +421,6 @@ export class HttpPool extends Dispatcher {
     return this.#clock;
   }
 
-  /** @internal */
-  get options(): HttpPoolOptions {
-    return this.#options;
-  }
-
   /**
    * Graceful shutdown: takes no new requests, lets requests in flight finish (for up to
    * 30 s, after which they are failed), then closes every connection. Idempotent.
