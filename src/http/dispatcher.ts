@@ -44,8 +44,9 @@ const REQUEST_KEYS = optionKeys<HttpRequestOptions>({
 });
 
 /**
- * Per-origin pools of HTTP/1.1 keep-alive and HTTP/2 connections, on `weir/pool` with
- * undici's `Client` speaking the protocol. It is an undici `Dispatcher`: pass it to
+ * Per-origin pools of HTTP/1.1 keep-alive and HTTP/2 connections, on `weir/managed` (one
+ * keyed pool of shared managed pools, one per origin) with undici's `Client` speaking the
+ * protocol. It is an undici `Dispatcher`: pass it to
  * `undici.request`, `undici.fetch` or `setGlobalDispatcher`. Create one with
  * {@link createHttpPool}.
  */

@@ -1,3 +1,6 @@
+// The connections to one origin as the managed layer runs them: an OriginManager opens,
+// closes and judges them, feeds the pool what the server says (HTTP/2 stream limits,
+// Keep-Alive hints, closes) and keeps the origin's figures.
 import type { KeyedPoolSpec, Manager, SharedManagedPool } from '../managed/index.js';
 import type { Lease, PoolStats } from '../pool/index.js';
 import {
