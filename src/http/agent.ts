@@ -8,7 +8,7 @@ import type { Connection } from './connection.js';
 import { HttpError } from './errors.js';
 import { acquireError } from './exchange.js';
 import { type Origin, originOf } from './origin.js';
-import type { OriginPool } from './origin-pool.js';
+import type { OriginManager } from './origin-pool.js';
 import type { HttpPoolStats } from './types.js';
 
 /** What an agent needs from its {@link HttpPool}. */
@@ -17,7 +17,7 @@ export interface AgentSource {
    * @internal The pool of `origin`, made on first use.
    * @throws {HttpError} `ERR_HTTP_CLOSED` once the pool is closed.
    */
-  agentOrigin(origin: Origin): OriginPool;
+  agentOrigin(origin: Origin): OriginManager;
   /** @internal The pool's figures. */
   stats(): HttpPoolStats;
 }
@@ -54,7 +54,7 @@ class Lender {
    */
   lend(req: ClientRequest, options: RequestOptions): void {
     const failed = (error: unknown): void => (req.onSocket as OnSocket)(null, error);
-    let op: OriginPool;
+    let op: OriginManager;
     try {
       if (this.#destroyed) throw new HttpError('ERR_HTTP_CLOSED', '', 'The agent was destroyed');
       const scheme = this.#scheme;
@@ -91,7 +91,7 @@ class Lender {
   }
 
   async #lent(
-    op: OriginPool,
+    op: OriginManager,
     req: ClientRequest,
     lease: Lease<Connection>,
     onClose: () => void,

@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import { readChunks } from '../internal/web-stream.js';
 
 /**
  * What a request body may be: bytes or a string (sent as is and replayable, so a
@@ -31,25 +32,12 @@ export function toDispatchBody(
     if (typeof o[Symbol.asyncIterator] === 'function') return body as AsyncIterable<unknown>;
     if (typeof o[Symbol.iterator] === 'function') return body as Iterable<unknown>;
     if (typeof (body as ReadableStream).getReader === 'function') {
-      return iterateWebStream(body as ReadableStream<Uint8Array>);
+      return readChunks(body as ReadableStream<Uint8Array>, false);
     }
   }
   throw new TypeError(
     'Expected `body` to be a string, bytes, a Readable, a ReadableStream or an (async) iterable of chunks',
   );
-}
-
-async function* iterateWebStream(stream: ReadableStream<Uint8Array>): AsyncGenerator<Uint8Array> {
-  const reader = stream.getReader();
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) return;
-      yield value;
-    }
-  } finally {
-    reader.releaseLock();
-  }
 }
 
 /** @internal The byte length of a replayable body, or undefined for a stream. */

@@ -1,13 +1,11 @@
 import type { Socket } from 'node:net';
 import { buildConnector, Client } from 'undici';
 import type { TimerHandle } from '../internal/clock.js';
-import { abortReason } from '../internal/signals.js';
+import { abortReason, onAbort } from '../internal/signals.js';
 import { connectError, HttpError } from './errors.js';
 import { goawayError, makeGoawayGraceful, type SessionLike } from './goaway.js';
 import type { ResolvedOriginOptions } from './options.js';
 import type { Origin } from './origin.js';
-
-let nextId = 0;
 
 /**
  * A server's `Keep-Alive: timeout=N` is honoured less this margin, so that the client
@@ -103,8 +101,6 @@ const NODE = 2;
  * @internal
  */
 export class Connection {
-  /** Unique per process, for stats and tests. */
-  readonly id = ++nextId;
   /** undici's protocol engine on the socket; replaced when an HTTP/2 session becomes HTTP/1.1. */
   client: Client;
   /** True while the socket speaks HTTP/2 (ALPN or h2c): it serves many requests at once. */
@@ -459,18 +455,18 @@ export function openConnection(
   return new Promise<Connection>((resolve, reject) => {
     let settled = false;
     let opening: Socket | undefined;
-    const onAbort = (): void => {
+    const aborted = (reason: unknown): void => {
       if (settled) return;
       settled = true;
       // Not left to finish on its own: after close() no socket of the pool may stay open.
       opening?.destroy();
-      reject(abortReason(signal));
+      reject(reason);
     };
-    if (signal.aborted) return onAbort();
-    signal.addEventListener('abort', onAbort, { once: true });
+    if (signal.aborted) return aborted(abortReason(signal));
+    const dispose = onAbort(signal, aborted);
     const connector = h1Only ? env.h1Connector : env.connector;
     opening = connector(connectParams(origin, o), (error, socket) => {
-      signal.removeEventListener('abort', onAbort);
+      dispose();
       if (settled) {
         // Arrived after the pool gave up on it: nobody may use it.
         socket?.destroy();

@@ -4,9 +4,11 @@ import type { Clock } from '../internal/clock.js';
 import { realClock } from '../internal/clock.js';
 import { checkKeys, checkObject, optionKeys } from '../internal/options.js';
 import { checkSignal, onAbort } from '../internal/signals.js';
+import { createKeyedPool, type KeyedPool, type SharedManagedPool } from '../managed/index.js';
 import { WeirHttpAgent, WeirHttpsAgent } from './agent.js';
 import { type RequestBody, toDispatchBody } from './body.js';
 import { composedView } from './compose.js';
+import type { Connection } from './connection.js';
 import { HttpError } from './errors.js';
 import { Exchange } from './exchange.js';
 import { type LegacyHandler, toLegacy } from './handler.js';
@@ -19,7 +21,7 @@ import {
   undiciMs,
 } from './options.js';
 import { type Origin, originOf } from './origin.js';
-import { OriginPool } from './origin-pool.js';
+import { OriginManager, type OriginStats } from './origin-pool.js';
 import {
   type DownloadOptions,
   download,
@@ -42,15 +44,16 @@ const REQUEST_KEYS = optionKeys<HttpRequestOptions>({
 });
 
 /**
- * Per-origin pools of HTTP/1.1 keep-alive and HTTP/2 connections, on `weir/pool` with
- * undici's `Client` speaking the protocol. It is an undici `Dispatcher`: pass it to
+ * Per-origin pools of HTTP/1.1 keep-alive and HTTP/2 connections, on `weir/managed` (one
+ * keyed pool of shared managed pools, one per origin) with undici's `Client` speaking the
+ * protocol. It is an undici `Dispatcher`: pass it to
  * `undici.request`, `undici.fetch` or `setGlobalDispatcher`. Create one with
  * {@link createHttpPool}.
  */
 export class HttpPool extends Dispatcher {
   readonly #options: HttpPoolOptions;
   readonly #overrides = new Map<string, OriginOptions>();
-  readonly #origins = new Map<string, OriginPool>();
+  readonly #pools: KeyedPool<string, Connection, OriginManager>;
   readonly #clock: Clock;
   readonly #name: string;
   #closed = false;
@@ -71,46 +74,49 @@ export class HttpPool extends Dispatcher {
     this.#options = options;
     this.#clock = options.clock ?? realClock;
     this.#name = options.name ?? 'http';
+    this.#pools = createKeyedPool<string, Connection, OriginManager>({
+      pool: (key) => this.#managerFor(key).spec(),
+      // Origins are kept for the pool's life, as their statistics are.
+      idleKeyTimeoutMs: Number.POSITIVE_INFINITY,
+      name: this.#name,
+      clock: this.#clock,
+    });
+    // Each origin's manager drives its own pool (retire, the HTTP/2 stream limit). Its pool
+    // is shared (the spec says `shared`), so it has setLeaseLimit.
+    this.#pools.on('poolCreate', ({ pool }) =>
+      pool.manager.attach(pool as SharedManagedPool<Connection, OriginManager>),
+    );
   }
 
   /** The pool of `origin`, made on first use. */
-  #poolFor(origin: Origin): OriginPool {
-    let p = this.#origins.get(origin.key);
-    if (p === undefined) {
-      p = new OriginPool(
-        origin,
-        resolveOriginOptions(this.#options, this.#overrides.get(origin.key)),
-        this.#name,
-      );
-      this.#origins.set(origin.key, p);
-    }
-    return p;
+  #poolFor(origin: Origin): OriginManager {
+    return this.#pools.get(origin.key).manager;
   }
 
-  #poolForUrl(origin: string | URL): OriginPool {
+  #poolForUrl(origin: string | URL): OriginManager {
     // Most requests repeat an origin already seen: look the string up before parsing it.
     if (typeof origin === 'string') {
-      const hit = this.#origins.get(origin) ?? this.#origins.get(this.#aliases.get(origin) ?? '');
-      if (hit !== undefined) return hit;
-      const parsed = originOf(origin);
-      this.#aliases.set(origin, parsed.key);
-      return this.#poolFor(parsed);
+      let key = this.#aliases.get(origin);
+      if (key === undefined) {
+        key = originOf(origin).key;
+        this.#aliases.set(origin, key);
+      }
+      return this.#pools.get(key).manager;
     }
     return this.#poolFor(originOf(origin));
   }
 
   readonly #aliases = new Map<string, string>();
-  readonly #settings = new Map<string, Pick<OriginPool, 'origin' | 'options'>>();
+  readonly #settings = new Map<string, Pick<OriginManager, 'origin' | 'options'>>();
 
   /** The settings of `origin` (its pool's, if it has one), without making it a pool. */
-  #settingsOf(origin: Origin): Pick<OriginPool, 'origin' | 'options'> {
-    const p = this.#origins.get(origin.key) ?? this.#settings.get(origin.key);
-    if (p !== undefined) return p;
-    const s = {
-      origin,
-      options: resolveOriginOptions(this.#options, this.#overrides.get(origin.key)),
-    };
-    this.#settings.set(origin.key, s);
+  #settingsOf(origin: Origin): Pick<OriginManager, 'origin' | 'options'> {
+    if (this.#pools.has(origin.key)) return this.#pools.get(origin.key).manager;
+    let s = this.#settings.get(origin.key);
+    if (s === undefined) {
+      s = { origin, options: resolveOriginOptions(this.#options, this.#overrides.get(origin.key)) };
+      this.#settings.set(origin.key, s);
+    }
     return s;
   }
 
@@ -118,23 +124,34 @@ export class HttpPool extends Dispatcher {
    * The pool of `origin` for TLS connections that name `servername` (SNI and the certificate
    * check) rather than the origin's host: undici's `dns` interceptor sends requests to the
    * resolved address with the original host name as `servername`. Such connections are
-   * pooled apart, with the settings of the origin that the host name spells.
+   * pooled apart (keyed by origin and servername), with the settings of the origin that the
+   * host name spells.
    */
-  #poolForServername(url: string | URL, servername: string): OriginPool {
+  #poolForServername(url: string | URL, servername: string): OriginManager {
     const origin = originOf(url);
     if (origin.protocol !== 'https:' || servername === origin.hostname)
       return this.#poolFor(origin);
-    const key = `${origin.key} ${servername}`;
-    let p = this.#origins.get(key);
-    if (p === undefined) {
-      const override =
-        this.#overrides.get(`https://${servername}:${origin.port}`) ??
-        this.#overrides.get(origin.key);
-      const o = resolveOriginOptions(this.#options, override);
-      p = new OriginPool(origin, { ...o, tls: { ...o.tls, servername } }, this.#name);
-      this.#origins.set(key, p);
+    return this.#pools.get(`${origin.key} ${servername}`).manager;
+  }
+
+  /** The keyed pool's factory: a key is an origin's, or an origin's and a servername. */
+  #managerFor(key: string): OriginManager {
+    const space = key.indexOf(' ');
+    if (space < 0) {
+      const origin = originOf(key);
+      return new OriginManager(
+        origin,
+        resolveOriginOptions(this.#options, this.#overrides.get(origin.key)),
+        this.#name,
+      );
     }
-    return p;
+    const origin = originOf(key.slice(0, space));
+    const servername = key.slice(space + 1);
+    const override =
+      this.#overrides.get(`https://${servername}:${origin.port}`) ??
+      this.#overrides.get(origin.key);
+    const o = resolveOriginOptions(this.#options, override);
+    return new OriginManager(origin, { ...o, tls: { ...o.tls, servername } }, this.#name);
   }
 
   /**
@@ -152,7 +169,7 @@ export class HttpPool extends Dispatcher {
       );
       return true;
     }
-    let pool: OriginPool;
+    let pool: OriginManager;
     let opts = options;
     let headersMs: number | undefined;
     let bodyMs: number | undefined;
@@ -233,7 +250,7 @@ export class HttpPool extends Dispatcher {
     // Through interceptors the request may go elsewhere (dns, redirect): only the origin's
     // settings are looked up, without making it a pool.
     const direct = via === undefined;
-    let pool: Pick<OriginPool, 'origin' | 'options'>;
+    let pool: Pick<OriginManager, 'origin' | 'options'>;
     let opts: Dispatcher.DispatchOptions;
     try {
       checkObject('options', options);
@@ -283,7 +300,7 @@ export class HttpPool extends Dispatcher {
     if (signal !== undefined) dispose = onAbort(signal, (reason) => reader.abort(reason));
     if (direct) {
       new Exchange(
-        pool as OriginPool,
+        pool as OriginManager,
         opts,
         reader as LegacyHandler,
         options?.headersTimeoutMs,
@@ -328,7 +345,8 @@ export class HttpPool extends Dispatcher {
 
   /** A snapshot of every origin's pool and the totals. */
   stats(): HttpPoolStats {
-    const origins = [...this.#origins.values()].map((p) => p.stats());
+    const origins: OriginStats[] = [];
+    for (const key of this.#pools.keys()) origins.push(this.#pools.get(key).manager.stats());
     const total: HttpPoolStats = {
       connections: 0,
       active: 0,
@@ -377,7 +395,7 @@ export class HttpPool extends Dispatcher {
   }
 
   readonly #agentSource = {
-    agentOrigin: (origin: Origin): OriginPool => {
+    agentOrigin: (origin: Origin): OriginManager => {
       if (this.#closed)
         throw new HttpError('ERR_HTTP_CLOSED', origin.key, 'The HTTP pool is closed');
       return this.#poolFor(origin);
@@ -412,18 +430,13 @@ export class HttpPool extends Dispatcher {
   }
 
   /** @internal The pool of one origin (for the agent, downloads and tests). */
-  originPool(url: string | URL): OriginPool {
+  originPool(url: string | URL): OriginManager {
     return this.#poolForUrl(typeof url === 'string' ? originOf(url).key : url);
   }
 
   /** @internal */
   get clock(): Clock {
     return this.#clock;
-  }
-
-  /** @internal */
-  get options(): HttpPoolOptions {
-    return this.#options;
   }
 
   /**
@@ -445,7 +458,7 @@ export class HttpPool extends Dispatcher {
   override destroy(err: Error | null, callback: () => void): void;
   override destroy(a?: unknown, b?: unknown): Promise<void> | void {
     this.#closed = true;
-    const p = Promise.all([...this.#origins.values()].map((o) => o.pool.close())).then(() => {});
+    const p = this.#pools.close();
     const cb = typeof a === 'function' ? a : b;
     if (typeof cb === 'function') void p.then(() => (cb as () => void)());
     else return p;
@@ -453,9 +466,7 @@ export class HttpPool extends Dispatcher {
 
   #shutdown(timeoutMs: number): Promise<void> {
     this.#closed = true;
-    this.#closing ??= Promise.all(
-      [...this.#origins.values()].map((o) => o.pool.drain({ timeoutMs })),
-    ).then(() => {});
+    this.#closing ??= this.#pools.drain({ timeoutMs });
     return this.#closing;
   }
 

@@ -12,7 +12,7 @@ import {
   retiredError,
 } from './errors.js';
 import type { LegacyHandler } from './handler.js';
-import type { OriginPool } from './origin-pool.js';
+import type { OriginManager } from './origin-pool.js';
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 
@@ -73,7 +73,7 @@ const DONE = 3;
  * @internal
  */
 export class Exchange implements LegacyHandler {
-  readonly #origin: OriginPool;
+  readonly #origin: OriginManager;
   readonly #opts: Dispatcher.DispatchOptions;
   readonly #outer: LegacyHandler;
   readonly #headersMs: number | undefined;
@@ -98,7 +98,7 @@ export class Exchange implements LegacyHandler {
    * undefined for the origin's. undici's own timeouts are off: `opts` must not set them.
    */
   constructor(
-    origin: OriginPool,
+    origin: OriginManager,
     opts: Dispatcher.DispatchOptions,
     outer: LegacyHandler,
     headersMs?: number,

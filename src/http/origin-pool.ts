@@ -1,4 +1,8 @@
-import { createPool, type Lease, type Pool, type PoolStats } from '../pool/index.js';
+// The connections to one origin as the managed layer runs them: an OriginManager opens,
+// closes and judges them, feeds the pool what the server says (HTTP/2 stream limits,
+// Keep-Alive hints, closes) and keeps the origin's figures.
+import type { KeyedPoolSpec, Manager, SharedManagedPool } from '../managed/index.js';
+import type { Lease, PoolStats } from '../pool/index.js';
 import {
   type Connection,
   type ConnectionEnv,
@@ -52,15 +56,19 @@ export interface OriginStats {
 }
 
 /**
- * @internal The pool of connections to one origin, and what is measured about it. undici's
- * requests and the agent's (Node's HTTP client) share it: one `connections` budget, one
- * queue, one shutdown, one set of figures.
+ * @internal How to run the connections to one origin (a {@link Manager} of a shared managed
+ * pool), and what is measured about them. undici's requests and the agent's (Node's HTTP
+ * client) share its pool: one `connections` budget, one queue, one shutdown, one set of
+ * figures.
  */
-export class OriginPool {
+export class OriginManager implements Manager<Connection> {
   readonly origin: Origin;
   readonly options: ResolvedOriginOptions;
-  readonly pool: Pool<Connection>;
+  /** The pool this manager runs; set by {@link OriginManager.attach} as the pool is made. */
+  pool!: SharedManagedPool<Connection, OriginManager>;
+  readonly #env: ConnectionEnv;
   readonly #conns = new Set<Connection>();
+  readonly #name: string;
   inFlight = 0;
   requests = 0;
   retries = 0;
@@ -73,7 +81,8 @@ export class OriginPool {
   constructor(origin: Origin, options: ResolvedOriginOptions, name: string) {
     this.origin = origin;
     this.options = options;
-    const env: ConnectionEnv = {
+    this.#name = name;
+    this.#env = {
       origin,
       options,
       connector: makeConnector(origin, options, true),
@@ -92,36 +101,70 @@ export class OriginPool {
         },
       },
     };
-    // An https origin may answer h2: until the first connection says, expect one create to
-    // serve a whole session's worth of requests (an HTTP/1.1 server corrects it after one
-    // connect). Without that, a first burst would open `connections` HTTP/2 sessions.
-    const mayBeH2 = origin.protocol === 'https:' ? options.allowH2 : options.h2c;
-    this.pool = createPool<Connection>({
-      create: async (signal) => {
-        const conn = await openConnection(env, signal, this.#agentWaiting > 0);
-        this.#conns.add(conn);
-        return conn;
+  }
+
+  /** The options of this origin's pool, for the keyed pool that makes it. */
+  spec(): KeyedPoolSpec<Connection, OriginManager> {
+    const o = this.options;
+    // An https origin may answer h2: until the first connection says, expect one connect
+    // to serve a whole session's worth of requests (an HTTP/1.1 server corrects it after
+    // one connect). Without that, a first burst would open `connections` HTTP/2 sessions.
+    const mayBeH2 = this.origin.protocol === 'https:' ? o.allowH2 : o.h2c;
+    const streams = o.maxConcurrentStreams;
+    return {
+      manager: this,
+      options: {
+        shared: {
+          maxLeases: mayBeH2 ? streams : 1,
+          leaseLimit: (conn) => (conn.h2 ? streams : 1),
+        },
+        min: o.minConnections,
+        max: o.connections,
+        idleTimeoutMs: o.idleTimeoutMs,
+        maxLifetimeMs: o.maxLifetimeMs,
+        lifetimeJitter: 0.1,
+        connectTimeoutMs: o.connectTimeoutMs,
+        acquireTimeoutMs: o.acquireTimeoutMs,
+        maxWaiting: o.maxWaiting,
+        // A refused connect is retried for the next request soon, not after seconds.
+        createRetry: { initialDelayMs: 10, maxDelayMs: 1_000 },
+        breaker: o.breaker === false ? false : { name: this.origin.key, ...o.breaker },
+        allowExitOnIdle: o.allowExitOnIdle,
+        name: `${this.#name} ${this.origin.key}`,
+        clock: o.clock,
       },
-      destroy: (conn) => {
-        this.#conns.delete(conn);
-        return conn.destroy();
-      },
-      leaseLimit: (conn) => (conn.h2 ? options.maxConcurrentStreams : 1),
-      maxLeasesPerResource: mayBeH2 ? options.maxConcurrentStreams : 1,
-      min: options.minConnections,
-      max: options.connections,
-      idleTimeoutMs: options.idleTimeoutMs,
-      maxLifetimeMs: options.maxLifetimeMs,
-      lifetimeJitter: 0.1,
-      createTimeoutMs: options.connectTimeoutMs,
-      acquireTimeoutMs: options.acquireTimeoutMs,
-      maxWaiting: options.maxWaiting,
-      // A refused connect is retried for the next request soon, not after seconds.
-      createRetry: { initialDelayMs: 10, maxDelayMs: 1_000 },
-      breaker: options.breaker === false ? false : { name: origin.key, ...options.breaker },
-      name: `${name} ${origin.key}`,
-      clock: options.clock,
-    });
+    };
+  }
+
+  /** Binds the manager to the pool made from its {@link OriginManager.spec}. */
+  attach(pool: SharedManagedPool<Connection, OriginManager>): void {
+    this.pool = pool;
+  }
+
+  async connect(signal: AbortSignal): Promise<Connection> {
+    const conn = await openConnection(this.#env, signal, this.#agentWaiting > 0);
+    this.#conns.add(conn);
+    return conn;
+  }
+
+  close(conn: Connection): Promise<void> {
+    this.#conns.delete(conn);
+    return conn.destroy();
+  }
+
+  /** Its socket closed and none replaced it (or it was destroyed). */
+  isBroken(conn: Connection): boolean {
+    return conn.closed !== undefined;
+  }
+
+  // With `allowExitOnIdle` only: while busy, whoever speaks on the socket (undici, Node's
+  // client) refs it too; these keep an idle connection from holding the process.
+  ref(conn: Connection): void {
+    conn.socket.ref();
+  }
+
+  unref(conn: Connection): void {
+    conn.socket.unref();
   }
 
   /**
