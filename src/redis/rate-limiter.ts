@@ -1,9 +1,10 @@
 import { describe } from '../internal/errors.js';
 import { checkKeys, checkMs, checkObject, optionKeys } from '../internal/options.js';
-import { abortReason, checkSignal, onAbort } from '../internal/signals.js';
+import { abortReason, checkSignal } from '../internal/signals.js';
 import { RateLimitedError } from '../resilience/errors.js';
 import { EXECUTE_KEYS, type ExecuteOptions, type PolicyContext } from '../resilience/policy.js';
 import { RateLimiter } from '../resilience/rate-limiter.js';
+import { sleep } from '../resilience/sleep.js';
 import { RedisUnavailableError } from './errors.js';
 import { RATE_LIMIT, RATE_REFUND } from './lua.js';
 import { BASE_KEYS, type RedisBaseOptions, type ResolvedBase, resolveBase } from './options.js';
@@ -184,18 +185,7 @@ export class RedisRateLimiter {
   }
 
   #sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-    const clock = this.#base.clock;
-    if (signal?.aborted) return Promise.reject(abortReason(signal));
-    return new Promise<void>((resolve, reject) => {
-      const timer = clock.setTimeout(() => {
-        dispose();
-        resolve();
-      }, ms);
-      const dispose = onAbort(signal, (reason) => {
-        clock.clearTimeout(timer);
-        reject(reason);
-      });
-    });
+    return sleep(this.#base.clock, ms, signal);
   }
 
   async #degraded(

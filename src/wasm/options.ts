@@ -5,6 +5,7 @@ import { pathToFileURL } from 'node:url';
 import { describe } from '../internal/errors.js';
 import { checkFn, checkKeys, checkMs, checkObject, optionKeys } from '../internal/options.js';
 import type { ManagedPoolOptions } from '../managed/index.js';
+import { managedOptionKeys } from '../managed/options.js';
 import type { WasmImports } from './instance.js';
 import { checkSource, type WasmSource } from './module.js';
 import { RESET_STRATEGIES, type ResetStrategy } from './reset.js';
@@ -95,36 +96,7 @@ const WASM_KEYS = optionKeys<WasmPoolOptions>({
   callTimeoutMs: 1,
   workerImports: 1,
   // The managed pool's options, passed on (it checks their values).
-  name: 1,
-  clock: 1,
-  checkTimeoutMs: 1,
-  validateTimeoutMs: 1,
-  min: 1,
-  max: 1,
-  acquireTimeoutMs: 1,
-  maxWaiting: 1,
-  connectTimeoutMs: 1,
-  idleTimeoutMs: 1,
-  maxLifetimeMs: 1,
-  lifetimeJitter: 1,
-  maxUses: 1,
-  checkAfterIdleMs: 1,
-  checkIntervalMs: 1,
-  closeTimeoutMs: 1,
-  createRetry: 1,
-  breaker: 1,
-  allowExitOnIdle: 1,
-  permits: 1,
-  idleOrder: 1,
-  reapIntervalMs: 1,
-  leakDetectionMs: 1,
-  statsSampleEvery: 1,
-  autoscale: 1,
-  random: 1,
-  createTimeoutMs: 1,
-  validateAfterIdleMs: 1,
-  validateIntervalMs: 1,
-  destroyTimeoutMs: 1,
+  ...managedOptionKeys,
   shared: 1,
   maxLeasesPerResource: 1,
   leaseLimit: 1,
