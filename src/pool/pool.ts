@@ -54,6 +54,8 @@ const DRAIN_KEYS = optionKeys<{ timeoutMs?: number }>({ timeoutMs: 1 });
  */
 export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
   readonly #o: ResolvedPoolOptions<T>;
+  /** Leak detection is on: acquirers' stacks are taken. */
+  readonly #watchLeaks: boolean;
   #min: number;
   #max: number;
   #state = OPEN;
@@ -87,6 +89,7 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
     super();
     const o = resolveOptions(options);
     this.#o = o;
+    this.#watchLeaks = o.leakDetectionMs !== Number.POSITIVE_INFINITY;
     this.#min = o.min;
     this.#max = o.max;
     this.#sampleMask = o.statsSampleEvery - 1;
@@ -345,7 +348,7 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
 
   /** The acquirer's stack, for leak reports; only taken when leak detection is on. */
   #leakStack(entry: Entry): string | undefined {
-    return this.#o.leakDetectionMs === Number.POSITIVE_INFINITY ? undefined : callerStack(entry);
+    return this.#watchLeaks ? callerStack(entry) : undefined;
   }
 
   /**
