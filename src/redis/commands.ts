@@ -56,12 +56,49 @@ export interface NodeRedisLike {
 }
 
 // Listeners per channel on one subscriber connection, opened on the first subscribe.
+type Listener = (message: string) => void;
+
+/**
+ * The listeners of each channel, shared by both adapters: `subscribe` asks the server only
+ * for a channel's first listener, and the returned unsubscribe tells the adapter, through
+ * `leave`, when its channel (`'channel'`) or every channel (`'all'`) has no listener left.
+ */
 class Listeners {
-  readonly byChannel = new Map<string, Set<(message: string) => void>>();
+  readonly #byChannel = new Map<string, Set<Listener>>();
+
   dispatch(channel: string, message: string): void {
-    const set = this.byChannel.get(channel);
+    const set = this.#byChannel.get(channel);
     if (set === undefined) return;
     for (const fn of set) fn(message);
+  }
+
+  async subscribe(
+    channel: string,
+    listener: Listener,
+    join: (first: boolean) => Promise<unknown>,
+    leave: (what: 'channel' | 'all') => Promise<void>,
+  ): Promise<() => Promise<void>> {
+    let set = this.#byChannel.get(channel);
+    const first = set === undefined;
+    if (set === undefined) {
+      set = new Set();
+      this.#byChannel.set(channel, set);
+    }
+    set.add(listener);
+    try {
+      await join(first);
+    } catch (error) {
+      set.delete(listener);
+      if (set.size === 0) this.#byChannel.delete(channel);
+      throw error;
+    }
+    const own = set;
+    return async () => {
+      own.delete(listener);
+      if (own.size !== 0 || this.#byChannel.get(channel) !== own) return;
+      this.#byChannel.delete(channel);
+      await leave(this.#byChannel.size === 0 ? 'all' : 'channel');
+    };
   }
 }
 
@@ -90,33 +127,21 @@ export function fromIoredis(client: IoredisLike): RedisCommands {
   return {
     send: (args) =>
       client.call(String(args[0]), args.slice(1) as (string | number)[]) as Promise<unknown>,
-    async subscribe(channel, listener) {
-      let set = listeners.byChannel.get(channel);
-      if (set === undefined) {
-        set = new Set();
-        listeners.byChannel.set(channel, set);
-      }
-      set.add(listener);
-      try {
-        await sub().subscribe(channel);
-      } catch (error) {
-        set.delete(listener);
-        throw error;
-      }
-      const own = set;
-      return async () => {
-        own.delete(listener);
-        if (own.size === 0 && listeners.byChannel.get(channel) === own) {
-          listeners.byChannel.delete(channel);
+    subscribe: (channel, listener) =>
+      listeners.subscribe(
+        channel,
+        listener,
+        // ioredis counts subscriptions itself: asking again for a channel is harmless.
+        () => sub().subscribe(channel),
+        async (what) => {
           const s = subscriber;
-          if (listeners.byChannel.size === 0) {
+          if (what === 'all') {
             // Nothing left to hear: close the connection, so it does not hold the process.
             subscriber = undefined;
             s?.disconnect();
           } else await s?.unsubscribe(channel);
-        }
-      };
-    },
+        },
+      ),
     async duplicate() {
       const c = client.duplicate();
       return {
@@ -157,34 +182,21 @@ export function fromNodeRedis(client: NodeRedisLike): RedisCommands {
     c.sendCommand(args.map(String));
   return {
     send: (args) => send(client, args),
-    async subscribe(channel, listener) {
-      let set = listeners.byChannel.get(channel);
-      const first = set === undefined;
-      if (set === undefined) {
-        set = new Set();
-        listeners.byChannel.set(channel, set);
-      }
-      set.add(listener);
-      try {
-        if (first) await (await sub()).subscribe(channel, onMessage);
-      } catch (error) {
-        set.delete(listener);
-        if (set.size === 0) listeners.byChannel.delete(channel);
-        throw error;
-      }
-      const own = set;
-      return async () => {
-        own.delete(listener);
-        if (own.size === 0 && listeners.byChannel.get(channel) === own) {
-          listeners.byChannel.delete(channel);
+    subscribe: (channel, listener) =>
+      listeners.subscribe(
+        channel,
+        listener,
+        async (first) => {
+          if (first) await (await sub()).subscribe(channel, onMessage);
+        },
+        async (what) => {
           const s = subscriber;
-          if (listeners.byChannel.size === 0) {
+          if (what === 'all') {
             subscriber = undefined;
             (await s)?.destroy();
           } else await (await s)?.unsubscribe(channel, onMessage);
-        }
-      };
-    },
+        },
+      ),
     async duplicate() {
       const c = client.duplicate();
       await c.connect();
