@@ -1,7 +1,9 @@
 import type { Socket } from 'node:net';
-import { buildConnector, Client } from 'undici';
+import type { buildConnector } from 'undici';
+import { Client } from 'undici';
 import type { TimerHandle } from '../internal/clock.js';
 import { abortReason, onAbort } from '../internal/signals.js';
+import { buildOriginConnector, type Connector, type OriginNetwork } from './connector.js';
 import { connectError, HttpError } from './errors.js';
 import { goawayError, makeGoawayGraceful, type SessionLike } from './goaway.js';
 import type { ResolvedOriginOptions } from './options.js';
@@ -411,22 +413,19 @@ export class Connection {
   }
 }
 
-type Connector = ReturnType<typeof buildConnector>;
 type ConnectCallback = buildConnector.Callback;
 
-/** @internal Builds a socket opener of one origin; each keeps its own TLS session cache. */
+/**
+ * @internal Builds a socket opener of one origin. The origin's openers share `net`: its
+ * DNS cache, TLS sessions and proxy (see connector.ts).
+ */
 export function makeConnector(
   origin: Origin,
   o: ResolvedOriginOptions,
   offerH2: boolean,
+  net: OriginNetwork,
 ): Connector {
-  const tls = o.tls;
-  return buildConnector({
-    ...(tls as Record<string, unknown>),
-    rejectUnauthorized: tls.rejectUnauthorized ?? true,
-    allowH2: offerH2 && origin.protocol === 'https:' && o.allowH2,
-    timeout: o.connectTimeoutMs,
-  } as buildConnector.BuildOptions);
+  return buildOriginConnector(origin, o, offerH2, net);
 }
 
 function connectParams(origin: Origin, o: ResolvedOriginOptions): buildConnector.Options {

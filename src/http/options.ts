@@ -11,6 +11,8 @@ import {
   optionKeys,
 } from '../internal/options.js';
 import { CIRCUIT_BREAKER_KEYS, type CircuitBreakerOptions } from '../resilience/breaker.js';
+import { checkDnsOptions, type HttpDnsOptions } from './dns.js';
+import { type HttpProxyOption, parseProxyUrl } from './proxy.js';
 
 /** TLS settings of an https origin; passed to `tls.connect`. */
 export interface HttpTlsOptions {
@@ -30,6 +32,13 @@ export interface HttpTlsOptions {
   servername?: string;
   /** Lowest TLS version accepted. @default Node's (`TLSv1.2`) */
   minVersion?: ConnectionOptions['minVersion'];
+  /**
+   * Resume the origin's last TLS session on a new connection (an abbreviated handshake:
+   * no certificate exchange, one round trip less on TLS 1.2). The origin keeps its newest
+   * session and offers it on every connection it opens; `stats()` counts
+   * `tlsHandshakes` and `tlsResumed`. @default true
+   */
+  resumeSessions?: boolean;
 }
 
 /** Settings of the pool of one origin; every field can also be set per origin. */
@@ -104,6 +113,32 @@ export interface OriginOptions {
    * connects. `false` turns it off. @default false
    */
   breaker?: false | CircuitBreakerOptions;
+  /**
+   * Send the origin's connections through a proxy: a URL (`http://user:pass@proxy:3128`;
+   * its user and password become `Proxy-Authorization: Basic`), `'fromEnv'` to take it from
+   * `HTTPS_PROXY`/`HTTP_PROXY` and `NO_PROXY` (lower-case spellings first) when the origin's
+   * pool is made, or `false`. https origins (and h2c) go through a CONNECT tunnel, TLS
+   * end to end with the origin; http origins are forwarded: plain HTTP/1.1 to the proxy,
+   * requests in absolute form. Tunnelled or forwarded, each connection is one of the
+   * origin's pool: `connections`, the queue, the timeouts and `stats()` hold as without a
+   * proxy. A proxy that cannot be reached or refuses the tunnel fails with
+   * `ERR_HTTP_PROXY`, one that answers 407 with `ERR_HTTP_PROXY_AUTH`. @default false
+   */
+  proxy?: HttpProxyOption;
+  /**
+   * Origins that bypass `proxy`: host names separated by commas or spaces, each matching
+   * itself and its subdomains, optionally with a port (`internal.example:8443`); `*` for
+   * every origin. With `proxy: 'fromEnv'` it defaults to `NO_PROXY`. @default none
+   */
+  noProxy?: string;
+  /**
+   * A DNS cache for the origin's host name (see {@link HttpDnsOptions}): resolved at most
+   * once per `ttlMs`, every address tried in turn when one refuses (the one that refused
+   * is tried last afterwards), so that connections opened after a change (new ones, and
+   * those replacing connections retired at `maxLifetimeMs`) go to the new addresses.
+   * `false` resolves on every connection, as Node does. @default { ttlMs: 10_000 }
+   */
+  dns?: false | HttpDnsOptions;
 }
 
 /** Options of {@link createHttpPool}: defaults for every origin plus per-origin overrides. */
@@ -128,6 +163,7 @@ const TLS_KEYS = optionKeys<HttpTlsOptions>({
   rejectUnauthorized: 1,
   servername: 1,
   minVersion: 1,
+  resumeSessions: 1,
 });
 const originKeys: KeyList<OriginOptions> = {
   connections: 1,
@@ -146,6 +182,9 @@ const originKeys: KeyList<OriginOptions> = {
   allowExitOnIdle: 1,
   tls: 1,
   breaker: 1,
+  proxy: 1,
+  noProxy: 1,
+  dns: 1,
 };
 const ORIGIN_KEYS = optionKeys(originKeys);
 const HTTP_POOL_KEYS = optionKeys<HttpPoolOptions>({
@@ -173,6 +212,9 @@ export interface ResolvedOriginOptions {
   allowExitOnIdle: boolean;
   tls: HttpTlsOptions;
   breaker: false | CircuitBreakerOptions;
+  proxy: HttpProxyOption;
+  noProxy: string | undefined;
+  dns: false | HttpDnsOptions;
   clock: Clock;
 }
 
@@ -206,6 +248,13 @@ export function resolveOriginOptions(
     );
   }
   const clock = base.clock ?? realClock;
+  const proxy = o.proxy ?? false;
+  if (proxy !== false && proxy !== 'fromEnv') parseProxyUrl(proxy);
+  if (o.noProxy !== undefined && typeof o.noProxy !== 'string') {
+    throw new TypeError(`Expected \`noProxy\` to be a string, got ${describe(o.noProxy)}`);
+  }
+  const tls = { ...base.tls, ...override?.tls };
+  checkBool('tls.resumeSessions', tls.resumeSessions, true);
   return {
     connections,
     minConnections,
@@ -221,8 +270,11 @@ export function resolveOriginOptions(
     h2c: checkBool('h2c', o.h2c, false),
     maxConcurrentStreams: checkInt('maxConcurrentStreams', o.maxConcurrentStreams ?? 100, 1),
     allowExitOnIdle: checkBool('allowExitOnIdle', o.allowExitOnIdle, true),
-    tls: { ...base.tls, ...override?.tls },
+    tls,
     breaker: o.breaker ?? false,
+    proxy,
+    noProxy: o.noProxy,
+    dns: checkDnsOptions(o.dns),
     clock,
   };
 }
