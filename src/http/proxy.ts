@@ -1,11 +1,12 @@
 // Which proxy an origin's connections go through (the `proxy` option, or HTTP_PROXY,
 // HTTPS_PROXY and NO_PROXY when asked), and the CONNECT tunnel through it. The tunnel is
 // undici's: a `Pool` to the proxy sends the CONNECT and hands over the socket, as undici's
-// ProxyAgent does; the socket then becomes one of the origin pool's connections, counted
+// ProxyAgent does (one Client per tunnel, so that giving up on one closes only its own
+// socket); the socket then becomes one of the origin pool's connections, counted
 // and limited like any other.
 import type { ClientRequest } from 'node:http';
 import type { Socket } from 'node:net';
-import { type Dispatcher, Pool } from 'undici';
+import { Client, type Dispatcher } from 'undici';
 import { describe } from '../internal/errors.js';
 import { HttpError } from './errors.js';
 import type { Origin } from './origin.js';
@@ -121,20 +122,21 @@ export interface TunnelSettings {
 }
 
 /**
- * @internal Opens CONNECT tunnels to one origin through one proxy. The undici `Pool` to
- * the proxy holds no socket between tunnels: each CONNECT's socket leaves it.
+ * @internal Opens CONNECT tunnels to one origin through one proxy, each with an undici
+ * `Client` of its own: the CONNECT's socket leaves the Client when the proxy answers, and
+ * a tunnel given up before that closes with its Client (undici leaves an aborted CONNECT's
+ * socket open).
  */
 export class Tunnel {
   readonly route: ProxyRoute;
   readonly #origin: Origin;
-  readonly #pool: Pool;
+  readonly #connect: Record<string, unknown>;
 
   constructor(origin: Origin, route: ProxyRoute, settings: TunnelSettings) {
     this.#origin = origin;
     this.route = route;
-    const connect: Record<string, unknown> = { timeout: settings.connectTimeoutMs };
-    if (settings.lookup !== undefined) connect.lookup = settings.lookup;
-    this.#pool = new Pool(route.url, { connect });
+    this.#connect = { timeout: settings.connectTimeoutMs };
+    if (settings.lookup !== undefined) this.#connect.lookup = settings.lookup;
   }
 
   /**
@@ -151,22 +153,22 @@ export class Tunnel {
     }
     let socket: Socket;
     let statusCode: number;
+    const client = new Client(this.route.url, { connect: this.#connect });
     try {
-      const answer = await this.#pool.connect({ path: authority, headers, signal });
+      const answer = await client.connect({ path: authority, headers, signal });
       socket = answer.socket as Socket;
       statusCode = answer.statusCode;
     } catch (error) {
       if (signal.aborted) throw signal.reason;
       throw proxyError(this.route.key, origin.key, `could not be reached`, error);
+    } finally {
+      // The answered socket has left it already; an unanswered one closes here.
+      client.destroy().catch(noop);
     }
     if (statusCode === 200) return socket;
     socket.on('error', noop).destroy();
     if (statusCode === 407) throw proxyAuthError(this.route.key, origin.key);
     throw proxyError(this.route.key, origin.key, `refused the tunnel with status ${statusCode}`);
-  }
-
-  close(): void {
-    this.#pool.destroy().catch(noop);
   }
 }
 
