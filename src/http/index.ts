@@ -6,6 +6,7 @@ export {
   type HttpPoolStats,
   type HttpRequestOptions,
 } from './dispatcher.js';
+export type { HttpDnsOptions, HttpLookupFunction } from './dns.js';
 export { HttpError, type HttpErrorCode } from './errors.js';
 export type { HttpPoolOptions, HttpTlsOptions, OriginOptions } from './options.js';
 export { type Origin, originOf } from './origin.js';
@@ -17,4 +18,5 @@ export type {
   TransferResult,
   UploadOptions,
 } from './progress.js';
+export type { HttpProxyOption } from './proxy.js';
 export { type HttpResponse, ResponseBody } from './response.js';
