@@ -24,11 +24,15 @@ export class IdleSet<T> {
   readonly #shared: boolean;
   // Neither validation nor a lifetime: an idle resource is lent without reading the clock.
   readonly #plain: boolean;
-  readonly #slots: ReadonlySet<Slot<T>>;
+  /**
+   * The resources that may take more than one borrower, searched for shared room. Only
+   * those: a pool of 10,000 HTTP/1.1 connections (one lease each) would otherwise walk all
+   * of them on every acquire.
+   */
+  readonly #sharable = new Set<Slot<T>>();
   readonly #host: IdleSetHost<T>;
 
-  /** `slots` is every resource of the pool, searched for shared room. */
-  constructor(o: ResolvedPoolOptions<T>, slots: ReadonlySet<Slot<T>>, host: IdleSetHost<T>) {
+  constructor(o: ResolvedPoolOptions<T>, host: IdleSetHost<T>) {
     this.#o = o;
     this.#fifo = o.fifo;
     this.#clock = o.clock;
@@ -36,12 +40,23 @@ export class IdleSet<T> {
     this.#usable = o.usable;
     this.#shared = o.maxLeasesPerResource > 1 || o.leaseLimit !== undefined;
     this.#plain = o.validate === undefined && o.maxLifetimeMs === Number.POSITIVE_INFINITY;
-    this.#slots = slots;
     this.#host = host;
   }
 
   get length(): number {
     return this.#list.length;
+  }
+
+  /** Notes whether `slot` may be shared, as it joins the pool or its lease limit changes. */
+  track(slot: Slot<T>): void {
+    if (!this.#shared) return;
+    if (slot.maxLeases > 1) this.#sharable.add(slot);
+    else this.#sharable.delete(slot);
+  }
+
+  /** Forgets `slot` as it leaves the pool. */
+  untrack(slot: Slot<T>): void {
+    this.#sharable.delete(slot);
   }
 
   /** Puts `slot` in the set. */
@@ -132,7 +147,7 @@ export class IdleSet<T> {
     // Bounded: each turn retires one of finitely many slots.
     for (;;) {
       let best: Slot<T> | null = null;
-      for (const slot of this.#slots) {
+      for (const slot of this.#sharable) {
         if (slot.leases > 0 && slot.hasRoom && (best === null || slot.leases > best.leases)) {
           best = slot;
         }

@@ -126,7 +126,7 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
         this.emit('validationFailure', { resource: slot.value, error });
       },
     };
-    this.#idle = new IdleSet(o, this.#slots, host);
+    this.#idle = new IdleSet(o, host);
     this.#waiters = new WaiterQueue<T>(o, this.#totals, host);
     this.#budget =
       o.weigh === undefined
@@ -273,6 +273,7 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
     const slot = this.#byValue.get(resource);
     if (slot === undefined || slot.destroyed) return false;
     slot.maxLeases = limit;
+    this.#idle.track(slot);
     this.#creator.expectedLeases = limit;
     if (this.#state === OPEN && slot.leases > 0 && slot.busy === FREE && slot.retire === null) {
       this.#recycler.fillShared(slot);
@@ -473,6 +474,7 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
   /** A new resource: it serves the oldest waiters (FIFO wins over who caused the create). */
   #created(slot: Slot<T>, durationMs: number): void {
     this.#slots.add(slot);
+    this.#idle.track(slot);
     this.#byValue.set(slot.value, slot);
     if (this.#budget !== undefined && !this.#budget.reweigh(slot)) {
       this.#pump();
@@ -515,6 +517,7 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
     // Only shutdown destroys a slot under a hook, after giving the hook its time.
     if (slot.busy !== FREE) this.#hooks.release(slot);
     this.#slots.delete(slot);
+    this.#idle.untrack(slot);
     this.#byValue.delete(slot.value);
     this.#budget?.remove(slot);
     if (slot.leases === 0) this.#idle.remove(slot);
