@@ -2,7 +2,7 @@
 // the origin's cached DNS answers and its last TLS session, directly or through a proxy
 // (a CONNECT tunnel, or plain TCP to the proxy for requests in absolute form).
 import { isIP, type Socket } from 'node:net';
-import type { TLSSocket } from 'node:tls';
+import { createSecureContext, type SecureContext, type TLSSocket } from 'node:tls';
 import { buildConnector } from 'undici';
 import { DnsCache } from './dns.js';
 import type { ResolvedOriginOptions } from './options.js';
@@ -57,22 +57,28 @@ export function buildOriginConnector(
   offerH2: boolean,
   net: OriginNetwork,
 ): Connector {
-  const { resumeSessions, ...tls } = o.tls;
+  const { resumeSessions, rejectUnauthorized, servername, ...contextOptions } = o.tls;
   const resume = resumeSessions !== false;
   const { dns, route, tunnel, sessions } = net;
   const lookup = dns === null ? {} : { lookup: dns.lookup, autoSelectFamily: true };
-  const base = {
-    ...(tls as Record<string, unknown>),
-    rejectUnauthorized: tls.rejectUnauthorized ?? true,
+  const base: Record<string, unknown> = {
+    rejectUnauthorized: rejectUnauthorized ?? true,
     allowH2: offerH2 && origin.protocol === 'https:' && o.allowH2,
     timeout: o.connectTimeoutMs,
     // Sessions are kept here (TlsSessions), strongly and for both of the origin's connectors.
     maxCachedSessions: 0,
   };
   // Through a tunnel the proxy resolves the origin's name: the lookup is the proxy's.
+  if (origin.protocol === 'https:') {
+    // One secure context (CAs, client certificate) for all of the origin's connections:
+    // tls.connect would otherwise parse them again for each (0.4 to 0.7 ms of CPU).
+    const context = secureContextOf(contextOptions);
+    if (context !== undefined) base.secureContext = context;
+    else Object.assign(base, contextOptions);
+  }
   const direct = buildConnector({ ...base, ...(route === null ? lookup : {}) } as never);
   const servernameOf = (params: buildConnector.Options): string =>
-    (params.servername as string | null | undefined) || tls.servername || origin.hostname;
+    (params.servername as string | null | undefined) || servername || origin.hostname;
 
   const openTls = (params: buildConnector.Options, callback: buildConnector.Callback): Socket => {
     const servername = servernameOf(params);
@@ -159,4 +165,16 @@ export function buildOriginConnector(
       },
     };
   };
+}
+
+/**
+ * The secure context of an origin's TLS options, or undefined to leave them to tls.connect
+ * (which then reports a bad certificate or key as the connection's error, as before).
+ */
+function secureContextOf(options: Record<string, unknown>): SecureContext | undefined {
+  try {
+    return createSecureContext(options);
+  } catch {
+    return undefined;
+  }
 }
