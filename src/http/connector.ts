@@ -10,7 +10,7 @@ import type { Origin } from './origin.js';
 import { forwardError, type ProxyRoute, proxyFor, Tunnel } from './proxy.js';
 import { TlsSessions } from './tls-sessions.js';
 
-/** What opening a socket returns: enough to give up on it before it is handed over. */
+/** @internal What opening a socket returns: enough to give up on it before it is handed over. */
 export interface Opening {
   destroy(): void;
 }

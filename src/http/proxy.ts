@@ -93,7 +93,7 @@ export function parseProxyUrl(raw: string | URL): URL {
 }
 
 /**
- * True unless `noProxy` exempts `origin`. `noProxy` lists host names, separated by commas
+ * @internal True unless `noProxy` exempts `origin`. `noProxy` lists host names, separated by commas
  * or spaces, each optionally with a port (`example.com:8080`); an entry matches the name
  * and its subdomains (a leading `.` or `*.` is ignored); `*` exempts every origin. The
  * same rules as undici's `EnvHttpProxyAgent`.
@@ -115,7 +115,7 @@ export function shouldProxy(origin: Origin, noProxy: string): boolean {
   return true;
 }
 
-/** Settings of the tunnel's own connection to the proxy. */
+/** @internal Settings of the tunnel's own connection to the proxy. */
 export interface TunnelSettings {
   connectTimeoutMs: number;
   lookup: ((...args: never[]) => void) | undefined;

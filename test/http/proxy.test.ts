@@ -5,7 +5,7 @@ import { after, afterEach, describe, test } from 'node:test';
 import { createHttpPool } from '../../src/http/index.js';
 import { shouldProxy } from '../../src/http/proxy.js';
 import { isWeirError, type WeirErrorCode } from '../../src/internal/errors.js';
-import { httpServer, httpsServer, type Running, testCert } from './servers.js';
+import { h2cServer, h2Server, httpServer, httpsServer, type Running, testCert } from './servers.js';
 
 const code = (c: WeirErrorCode) => (e: unknown) => isWeirError(e, c);
 
@@ -162,6 +162,32 @@ describe('proxies', () => {
     assert.equal(st.requests, 11);
     assert.ok(st.reuseRate > 0.5);
     assert.equal(st.proxy, proxy.url);
+    assert.equal(proxy.forwarded.length, 0);
+  });
+
+  test('HTTP/2 through the tunnel: ALPN h2 over TLS, and h2c (which is tunnelled, not forwarded)', async () => {
+    const proxy = await startProxy();
+    const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+      req.resume();
+      res.end(`h${req.httpVersion}`);
+    };
+    const tls = await h2Server(handler);
+    const plain = await h2cServer(handler);
+    servers.push(tls, plain);
+    await using pool = createHttpPool({
+      proxy: proxy.url,
+      tls: await tlsOptions(),
+      origins: { [plain.url]: { h2c: true } },
+    });
+    const texts = await Promise.all([
+      ...Array.from({ length: 5 }, () => pool.request(`${tls.url}/`).then((r) => r.body.text())),
+      ...Array.from({ length: 5 }, () => pool.request(`${plain.url}/`).then((r) => r.body.text())),
+    ]);
+    assert.deepEqual(texts, Array(10).fill('h2.0'));
+    assert.deepEqual(
+      proxy.connects.sort(),
+      [`127.0.0.1:${plain.port}`, `127.0.0.1:${tls.port}`].sort(),
+    );
     assert.equal(proxy.forwarded.length, 0);
   });
 
