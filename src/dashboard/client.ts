@@ -91,10 +91,12 @@ export const DASHBOARD_JS: string = `(function () {
     clearTimeout(retryTimer);
   }
 
-  var leaderSeen = Date.now() - 1500;
+  // A new tab gives a leader a second to make itself heard before it claims the stream.
+  var leaderSeen = Date.now() - 1000;
   if (bc) {
     bc.onmessage = function (ev) {
       var m = ev.data || {};
+      if (m.t === 'snap' || m.t === 'history' || m.t === 'status') leaderSeen = Date.now();
       if (m.t === 'snap') {
         if (role !== 'leader') {
           ingest(m.raw);
