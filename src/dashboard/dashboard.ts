@@ -416,7 +416,7 @@ function pathOf(value: unknown): string {
 }
 
 /**
- * Makes the live dashboard: a request handler serving a page (no dependency, about 15 KB,
+ * Makes the live dashboard: a request handler serving a page (no dependency, about 14 KB in all,
  * no inline script or style, under a CSP of `default-src 'self'`) at `path`, fed by one
  * server-sent event stream of snapshots read every `intervalMs`. The page shows each
  * pool's used, idle, pending and limit, its wait p50/p99, timeouts and create errors per
