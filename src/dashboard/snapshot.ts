@@ -191,15 +191,19 @@ export function optionError(
   return e;
 }
 
+/** @internal Whether a value can be read as a pool, breaker, channel or limiter. */
 export const isPool = (s: unknown): boolean =>
   typeof (s as PoolSource | null)?.stats === 'function';
+/** @internal */
 export const isBreaker = (s: unknown): boolean =>
   typeof s === 'object' && s !== null && typeof (s as BreakerSource).state === 'string';
+/** @internal */
 export const isChannel = (s: unknown): boolean =>
   typeof s === 'object' &&
   s !== null &&
   typeof (s as ChannelSource).length === 'number' &&
   typeof (s as ChannelSource).capacity === 'number';
+/** @internal */
 export const isLimiter = (s: unknown): boolean =>
   typeof s === 'object' &&
   s !== null &&
