@@ -92,16 +92,15 @@ export const DASHBOARD_JS: string = `(function () {
   }
 
   // A new tab gives a leader a second to make itself heard before it claims the stream.
-  var leaderSeen = Date.now() - 1000;
+  var leaderSeen = Date.now() - 2000;
   if (bc) {
     bc.onmessage = function (ev) {
       var m = ev.data || {};
       if (m.t === 'snap' || m.t === 'history' || m.t === 'status') leaderSeen = Date.now();
       if (m.t === 'snap') {
-        if (role !== 'leader') {
-          ingest(m.raw);
-          setStatus('live');
-        }
+        // Even a leader takes it: while two tabs both think they lead, neither loses one.
+        ingest(m.raw);
+        if (role !== 'leader') setStatus('live');
       } else if (m.t === 'status') {
         if (role !== 'leader') setStatus(m.s);
       } else if (m.t === 'hello') {
@@ -141,7 +140,7 @@ export const DASHBOARD_JS: string = `(function () {
     follow();
     setInterval(function () {
       if (role === 'leader') post({ t: 'beat', from: me });
-      else if (Date.now() - leaderSeen > 2000) lead();
+      else if (Date.now() - leaderSeen > 3000) lead();
     }, 500);
     addEventListener('pagehide', function () {
       if (role === 'leader') post({ t: 'bye', from: me });
