@@ -366,22 +366,37 @@ export class SnapshotReader {
 }
 
 // A core, managed or database pool gives one row; an HTTP pool one per origin; a keyed
-// pool one per key. All three are told apart by the shape of their stats.
+// pool one per key. All three are told apart by the shape of their stats. The health of an
+// HTTP or keyed pool, when it has one, lists each origin's or key's own.
 function poolRows(name: string, source: PoolSource): DashboardPool[] {
   const stats = source.stats() as Record<string, unknown>;
   if (Array.isArray(stats.origins)) {
-    const rows: DashboardPool[] = [];
-    for (const o of stats.origins as { origin: string; pool: PoolStats }[]) {
-      rows.push(poolRow(`${name} ${o.origin}`, 'http', o.pool, null));
-    }
-    return rows;
+    const health = healthByKey(source);
+    return (stats.origins as { origin: string; pool: PoolStats }[]).map((o) =>
+      poolRow(`${name} ${o.origin}`, 'http', o.pool, health.get(o.origin) ?? null),
+    );
   }
   if (Array.isArray(stats.pools) && typeof stats.total === 'object') {
+    const health = healthByKey(source);
     return (stats.pools as { key: unknown; stats: PoolStats }[]).map((p) =>
-      poolRow(`${name} ${String(p.key)}`, 'keyed', p.stats, null),
+      poolRow(`${name} ${String(p.key)}`, 'keyed', p.stats, health.get(String(p.key)) ?? null),
     );
   }
   return [poolRow(name, 'pool', stats as unknown as PoolStats, healthOf(source))];
+}
+
+// The health of an HTTP or keyed pool lists each origin's or key's own, as `pools`.
+function healthByKey(source: PoolSource): Map<string, DashboardHealth> {
+  const byKey = new Map<string, DashboardHealth>();
+  const fn = (source as { health?: unknown }).health;
+  if (typeof fn !== 'function') return byKey;
+  const h = fn.call(source) as { pools?: unknown } | null | undefined;
+  if (typeof h !== 'object' || h === null || !Array.isArray(h.pools)) return byKey;
+  for (const p of h.pools as { key?: unknown; health?: unknown }[]) {
+    const one = healthOf({ health: () => p.health });
+    if (one !== null) byKey.set(String(p.key), one);
+  }
+  return byKey;
 }
 
 function poolRow(

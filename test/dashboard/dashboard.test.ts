@@ -277,6 +277,14 @@ describe('snapshots', () => {
     const stats = core.stats();
     const http = {
       stats: () => ({ origins: [{ origin: 'http://a:80', pool: stats }], total: {} }),
+      // As HttpPool.health() and KeyedPool.health() report it: the worst, and each key's own.
+      health: () => ({
+        level: 'degraded',
+        reasons: ['http://a:80: wait p99 120 ms'],
+        pools: [
+          { key: 'http://a:80', health: { level: 'degraded', reasons: ['wait p99 120 ms'] } },
+        ],
+      }),
     };
     const keyed = {
       stats: () => ({
@@ -289,11 +297,11 @@ describe('snapshots', () => {
     };
     const d = createDashboard({ pools: { api: http, regions: keyed }, clock });
     assert.deepEqual(
-      d.snapshot().pools.map((p) => [p.name, p.kind, p.limit]),
+      d.snapshot().pools.map((p) => [p.name, p.kind, p.limit, p.health?.reasons ?? null]),
       [
-        ['api http://a:80', 'http', 4],
-        ['regions eu', 'keyed', 4],
-        ['regions us', 'keyed', 4],
+        ['api http://a:80', 'http', 4, ['wait p99 120 ms']],
+        ['regions eu', 'keyed', 4, null],
+        ['regions us', 'keyed', 4, null],
       ],
     );
     d.close();
