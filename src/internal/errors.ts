@@ -75,7 +75,9 @@ export type WeirErrorCode =
   | 'ERR_REDIS_UNAVAILABLE'
   | 'ERR_REDIS_ACQUIRE_TIMEOUT'
   | 'ERR_REDIS_LEASE_LOST'
-  | 'ERR_REDIS_CLOSED';
+  | 'ERR_REDIS_CLOSED'
+  // weir/dashboard
+  | 'ERR_DASHBOARD_OPTION';
 
 // A registry-wide brand, so that two copies of weir loaded in one process still
 // recognise each other's errors (undici does the same).
