@@ -90,8 +90,9 @@ const NODE = 2;
 
 /**
  * One pooled connection, which is one unit of the origin's `connections` budget: at most
- * one socket at a time, opened by weir and spoken on by undici's `Client` (HTTP/1.1 or
- * HTTP/2), or lent to Node's HTTP client by the pool's agent. weir decides when it opens,
+ * one socket at a time, opened by weir and spoken on by undici's `Client` (HTTP/1.1, and
+ * HTTP/2 with `h2Engine: 'undici'`), by a node:http2 session ({@link H2Session}, HTTP/2 by
+ * default), or lent to Node's HTTP client by the pool's agent. weir decides when it opens,
  * which requests it serves and when it retires.
  *
  * An HTTP/1.1 connection may open a new socket in place of its current one, never more

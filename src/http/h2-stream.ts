@@ -421,6 +421,24 @@ function add(out: http2.OutgoingHttpHeaders, rawName: string, value: unknown): v
   else out[name] = ([] as string[]).concat(prev as string | string[], v);
 }
 
+/**
+ * Header names as Buffers, made once: responses repeat a handful of names (`content-type`,
+ * `date`, `content-length`…). Bounded, so that a server inventing names cannot grow it.
+ * The Buffers are shared between responses; nothing in the Dispatcher contract writes to
+ * a raw header.
+ */
+const names = new Map<string, Buffer>();
+const MAX_NAMES = 256;
+
+function nameBuffer(name: string): Buffer {
+  let b = names.get(name);
+  if (b === undefined) {
+    b = Buffer.from(name, 'latin1');
+    if (names.size < MAX_NAMES) names.set(name, b);
+  }
+  return b;
+}
+
 /** Node's header object as undici's raw list of name/value Buffers, pseudo-headers left out. */
 function rawOf(headers: http2.IncomingHttpHeaders): Buffer[] {
   const raw: Buffer[] = [];
@@ -428,10 +446,11 @@ function rawOf(headers: http2.IncomingHttpHeaders): Buffer[] {
     if (name.charCodeAt(0) === 58 /* : */) continue;
     const value = headers[name];
     if (value === undefined) continue;
+    const key = nameBuffer(name);
     if (Array.isArray(value)) {
-      for (const v of value) raw.push(Buffer.from(name, 'latin1'), Buffer.from(v, 'latin1'));
+      for (const v of value) raw.push(key, Buffer.from(v, 'latin1'));
     } else {
-      raw.push(Buffer.from(name, 'latin1'), Buffer.from(String(value), 'latin1'));
+      raw.push(key, Buffer.from(String(value), 'latin1'));
     }
   }
   return raw;

@@ -83,8 +83,11 @@ export interface OriginOptions {
   /** Speak HTTP/2 without TLS (h2c, prior knowledge) to an http origin. @default false */
   h2c?: boolean;
   /**
-   * Most concurrent streams per HTTP/2 session; the server's own `maxConcurrentStreams`
-   * lowers it once its SETTINGS arrive. @default 100
+   * Most concurrent streams per HTTP/2 session: how many requests one pooled session serves
+   * at once (its lease count). The server's own `maxConcurrentStreams` lowers it; with the
+   * default engine the server's SETTINGS are known before the session serves its first
+   * request. 100 is a starting point (RFC 9113 §6.5.2 recommends servers allow at least
+   * 100). An integer from 1 to 2,147,483,647. @default 100
    */
   maxConcurrentStreams?: number;
   /**
