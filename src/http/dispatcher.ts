@@ -45,8 +45,9 @@ const REQUEST_KEYS = optionKeys<HttpRequestOptions>({
 
 /**
  * Per-origin pools of HTTP/1.1 keep-alive and HTTP/2 connections, on `weir/managed` (one
- * keyed pool of shared managed pools, one per origin) with undici's `Client` speaking the
- * protocol. It is an undici `Dispatcher`: pass it to
+ * keyed pool of shared managed pools, one per origin), with undici's `Client` speaking
+ * HTTP/1.1 and a `node:http2` session speaking HTTP/2 (see `h2Engine`; docs/http2.md).
+ * It is an undici `Dispatcher`: pass it to
  * `undici.request`, `undici.fetch` or `setGlobalDispatcher`. Create one with
  * {@link createHttpPool}.
  */

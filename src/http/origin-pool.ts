@@ -131,7 +131,8 @@ export class OriginManager implements Manager<Connection> {
       options: {
         shared: {
           maxLeases: mayBeH2 ? streams : 1,
-          leaseLimit: (conn) => (conn.h2 ? streams : 1),
+          // A node:http2 session knows the server's limit before it is lent out.
+          leaseLimit: (conn) => (conn.h2 ? Math.min(conn.serverStreams ?? streams, streams) : 1),
         },
         min: o.minConnections,
         max: o.connections,
