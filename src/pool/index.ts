@@ -12,6 +12,14 @@ export {
   type PoolState,
   PoolTimeoutError,
 } from './errors.js';
+export type {
+  HealthFigures,
+  HealthLevel,
+  HealthOptions,
+  HealthThreshold,
+  PoolBreakerState,
+  PoolHealth,
+} from './health.js';
 export { Lease } from './lease.js';
 export type { AutoscaleOptions, PoolOptions } from './options.js';
 export { type AcquireOptions, createPool, type DestroyReason, Pool } from './pool.js';

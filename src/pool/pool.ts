@@ -8,6 +8,7 @@ import { abortReason } from '../internal/signals.js';
 import { Autoscaler, type AutoscalerHost } from './autoscaler.js';
 import { Creator, type CreatorHost } from './creator.js';
 import { PoolClosedError, type PoolState } from './errors.js';
+import { assessHealth, type HealthOptions, type PoolHealth } from './health.js';
 import { Hooks, type HooksHost, waitAtMost } from './hooks.js';
 import { IdleSet, type IdleSetHost } from './idle-set.js';
 import { callerStack, type Entry, kReturn, Lease, type LeaseOwner, watchLeak } from './lease.js';
@@ -304,6 +305,15 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
       waitMs: this.#waits.summary(),
       breaker: this.#creator.breakerState,
     };
+  }
+
+  /**
+   * How the pool is doing (`ok`, `degraded`, `failing`), why, and the figures judged (see
+   * `HealthOptions` and docs/metrics.md). The acquire path pays nothing for it.
+   * @throws {TypeError|RangeError} for bad options, naming the option.
+   */
+  health(options?: HealthOptions): PoolHealth {
+    return assessHealth(options, this.stats(), this.#o, this.#waits, this.#totals.recent);
   }
 
   /**

@@ -1,5 +1,6 @@
 // What a pool reports: its stats snapshot, its typed events, and the samples behind them.
 import type { PoolState } from './errors.js';
+import { HealthWindow } from './health.js';
 
 /** Summary of recent acquire waits, in milliseconds. */
 export interface WaitSummary {
@@ -78,6 +79,13 @@ export class Totals {
   validationFailures = 0;
   exhausted = 0;
   leaks = 0;
+  // Private, so that spreading the totals into `stats()` leaves it out.
+  readonly #recent = new HealthWindow();
+
+  /** When timeouts and create errors happened, and marks in the waits, for `health()`. */
+  get recent(): HealthWindow {
+    return this.#recent;
+  }
 }
 
 const WINDOW = 1024;
@@ -108,6 +116,16 @@ export class WaitSamples {
 
   summary(): WaitSummary {
     return summarize(this.#last(this.#count));
+  }
+
+  /** How many samples were ever added. */
+  get count(): number {
+    return this.#count;
+  }
+
+  /** The samples added after the first `count` (at most the window). */
+  since(count: number): Float64Array {
+    return this.#last(Math.max(0, this.#count - count));
   }
 }
 
