@@ -5,6 +5,7 @@ export {
   WeirError,
   type WeirErrorCode,
 } from '../internal/errors.js';
+export { POOL_CHANNELS, type PoolChannelMessage } from './diagnostics.js';
 export {
   CreateFailedError,
   PoolClosedError,

@@ -1,6 +1,7 @@
 // What a pool reports: its stats snapshot, its typed events, and the samples behind them.
 import type { PoolState } from './errors.js';
 import { HealthWindow } from './health.js';
+import type { Lease } from './lease.js';
 
 /** Summary of recent acquire waits, in milliseconds. */
 export interface WaitSummary {
@@ -55,8 +56,10 @@ export interface PoolEvents<T> {
   create: (e: { resource: T; durationMs: number }) => void;
   createError: (e: { error: unknown; attempt: number; retryInMs: number }) => void;
   destroy: (e: { resource: T; reason: string; cause?: unknown; error?: unknown }) => void;
-  acquire: (e: { resource: T; waitedMs: number }) => void;
-  release: (e: { resource: T; broken: boolean; reason: unknown }) => void;
+  /** A lease was handed out; `waitedMs` is 0 for a resource lent at once. */
+  acquire: (e: { resource: T; waitedMs: number; lease: Lease<T> }) => void;
+  /** A lease came back (`broken`: it was destroyed). */
+  release: (e: { resource: T; broken: boolean; reason: unknown; lease: Lease<T> }) => void;
   timeout: (e: { waitedMs: number; state: PoolState }) => void;
   validationFailure: (e: { resource: T; error: unknown }) => void;
   leak: (e: { resource: T; heldMs: number; stack: string }) => void;
