@@ -2,6 +2,7 @@ import type { Writable } from 'node:stream';
 import { Dispatcher } from 'undici';
 import type { Clock } from '../internal/clock.js';
 import { realClock } from '../internal/clock.js';
+import { kKeyedPool } from '../internal/introspect.js';
 import { checkKeys, checkObject, optionKeys } from '../internal/options.js';
 import { checkSignal, onAbort } from '../internal/signals.js';
 import {
@@ -390,6 +391,11 @@ export class HttpPool extends Dispatcher {
    */
   health(options?: HealthOptions): KeyedPoolHealth<string> {
     return this.#pools.health(options);
+  }
+
+  /** @internal The per-origin pools, for weir/metrics. */
+  [kKeyedPool](): KeyedPool<string, Connection, OriginManager> {
+    return this.#pools;
   }
 
   /**

@@ -233,6 +233,11 @@ export class KeyedPool<K, C, M extends Manager<C> = Manager<C>>
     return this.#entries.keys();
   }
 
+  /** Every key and its pool now, without making one and without counting as a use. */
+  *entries(): IterableIterator<[K, ManagedPool<C, M>]> {
+    for (const e of this.#entries.values()) yield [e.key, e.pool];
+  }
+
   /**
    * The pool of `key`, made on first use (and counted as a use of the key).
    * @throws {PoolClosedError} `ERR_POOL_CLOSED` for a new key once the keyed pool drains.
