@@ -2,9 +2,16 @@ import type { Writable } from 'node:stream';
 import { Dispatcher } from 'undici';
 import type { Clock } from '../internal/clock.js';
 import { realClock } from '../internal/clock.js';
+import { kKeyedPool } from '../internal/introspect.js';
 import { checkKeys, checkObject, optionKeys } from '../internal/options.js';
 import { checkSignal, onAbort } from '../internal/signals.js';
-import { createKeyedPool, type KeyedPool, type SharedManagedPool } from '../managed/index.js';
+import {
+  createKeyedPool,
+  type KeyedPool,
+  type KeyedPoolHealth,
+  type SharedManagedPool,
+} from '../managed/index.js';
+import type { HealthOptions } from '../pool/index.js';
 import { WeirHttpAgent, WeirHttpsAgent } from './agent.js';
 import { type RequestBody, toDispatchBody } from './body.js';
 import { composedView } from './compose.js';
@@ -376,6 +383,20 @@ export class HttpPool extends Dispatcher {
     total.reuseRate =
       total.requests === 0 ? 0 : Math.max(0, (total.requests - total.opened) / total.requests);
     return total;
+  }
+
+  /**
+   * The health of every origin's pool (keyed by origin) and the worst of them (see
+   * `KeyedPool.health`; the breaker is the origin's).
+   * @throws {TypeError|RangeError} for bad options, naming the option.
+   */
+  health(options?: HealthOptions): KeyedPoolHealth<string> {
+    return this.#pools.health(options);
+  }
+
+  /** @internal The per-origin pools, for weir/metrics. */
+  [kKeyedPool](): KeyedPool<string, Connection, OriginManager> {
+    return this.#pools;
   }
 
   /**

@@ -77,7 +77,10 @@ export type WeirErrorCode =
   | 'ERR_REDIS_LEASE_LOST'
   | 'ERR_REDIS_CLOSED'
   // weir/dashboard
-  | 'ERR_DASHBOARD_OPTION';
+  | 'ERR_DASHBOARD_OPTION'
+  // weir/metrics
+  | 'ERR_METRICS_DUPLICATE_NAME'
+  | 'ERR_METRICS_NAME_TAKEN';
 
 // A registry-wide brand, so that two copies of weir loaded in one process still
 // recognise each other's errors (undici does the same).

@@ -1,13 +1,14 @@
 // The pool: its public API, and the core that serves waiters from free resources, grows
 // towards demand and takes resources back. Creating, the hooks, housekeeping,
 // autoscaling and the weight budget are parts of their own that call back into it.
-import { Emitter } from '../internal/emitter.js';
 import { isWeirError } from '../internal/errors.js';
 import { checkInt, checkKeys, checkMs, checkObject, optionKeys } from '../internal/options.js';
 import { abortReason } from '../internal/signals.js';
 import { Autoscaler, type AutoscalerHost } from './autoscaler.js';
 import { Creator, type CreatorHost } from './creator.js';
+import { PoolEmitter } from './diagnostics.js';
 import { PoolClosedError, type PoolState } from './errors.js';
+import { assessHealth, type HealthOptions, type PoolHealth } from './health.js';
 import { Hooks, type HooksHost, waitAtMost } from './hooks.js';
 import { IdleSet, type IdleSetHost } from './idle-set.js';
 import { callerStack, type Entry, kReturn, Lease, type LeaseOwner, watchLeak } from './lease.js';
@@ -21,7 +22,7 @@ import {
 import { Reaper, type ReaperHost } from './reaper.js';
 import { Recycler, type RecyclerHost } from './recycler.js';
 import { type DestroyReason, FREE, type Slot } from './slot.js';
-import { type PoolEvents, type PoolStats, summarize, Totals, WaitSamples } from './stats.js';
+import { type PoolStats, summarize, Totals, WaitSamples } from './stats.js';
 import { newWaiter, type QueueHost, type Waiter, WaiterQueue } from './waiters.js';
 import { WeightBudget } from './weight.js';
 
@@ -52,7 +53,7 @@ const DRAIN_KEYS = optionKeys<{ timeoutMs?: number }>({ timeoutMs: 1 });
  * are reused warmest-first, a released resource goes straight to the oldest waiter, and
  * every wait can be aborted or timed out without leaving anything behind.
  */
-export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
+export class Pool<T> extends PoolEmitter<T> implements LeaseOwner<T> {
   readonly #o: ResolvedPoolOptions<T>;
   /** Leak detection is on: acquirers' stacks are taken. */
   readonly #watchLeaks: boolean;
@@ -308,6 +309,15 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
   }
 
   /**
+   * How the pool is doing (`ok`, `degraded`, `failing`), why, and the figures judged (see
+   * `HealthOptions` and docs/metrics.md). The acquire path pays nothing for it.
+   * @throws {TypeError|RangeError} for bad options, naming the option.
+   */
+  health(options?: HealthOptions): PoolHealth {
+    return assessHealth(options, this.stats(), this.#o, this.#waits, this.#totals.recent);
+  }
+
+  /**
    * Graceful shutdown: refuses new acquires, fails every queued waiter with
    * `ERR_POOL_CLOSED`, aborts validations in progress, waits up to `timeoutMs` for leases
    * to come back, then destroys everything. A resource under `reset` or `validate` is
@@ -374,7 +384,8 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
     if (stack !== undefined) {
       watchLeak(lease, stack, this.#o.clock, this.#o.leakDetectionMs, this.#reportLeak);
     }
-    if (this.hasListeners('acquire')) this.emit('acquire', { resource: slot.value, waitedMs });
+    if (this.hasListeners('acquire'))
+      this.emit('acquire', { resource: slot.value, waitedMs, lease });
     return lease;
   }
 
@@ -500,7 +511,7 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
     this.#leases--;
     this.#totals.released++;
     if (this.hasListeners('release'))
-      this.emit('release', { resource: slot.value, broken, reason });
+      this.emit('release', { resource: slot.value, broken, reason, lease });
     if (slot.destroyed || this.#state !== OPEN) {
       if (!slot.destroyed && slot.leases === 0) this.#destroy(slot, 'drain');
       this.#checkLeasesBack();

@@ -144,6 +144,7 @@ export class WaiterQueue<T> extends LinkedList<Waiter<T>> {
     const waited = now - w.startedAt;
     const state = this.#host.snapshot();
     this.#totals.timeouts++;
+    this.#totals.recent.timeouts.record(now);
     this.#host.timedOut(waited, state);
     this.settle(w);
     w.reject(new PoolTimeoutError(this.#o.name, waited, state, this.#host.lastCreateError()));
