@@ -73,7 +73,8 @@ export type WeirErrorCode =
   | 'ERR_REDIS_UNAVAILABLE'
   | 'ERR_REDIS_ACQUIRE_TIMEOUT'
   | 'ERR_REDIS_LEASE_LOST'
-  | 'ERR_REDIS_CLOSED';
+  | 'ERR_REDIS_CLOSED'
+  | 'ERR_REDIS_CHANNEL_FULL';
 
 // A registry-wide brand, so that two copies of weir loaded in one process still
 // recognise each other's errors (undici does the same).
