@@ -80,7 +80,8 @@ export type WeirErrorCode =
   | 'ERR_DASHBOARD_OPTION'
   // weir/metrics
   | 'ERR_METRICS_DUPLICATE_NAME'
-  | 'ERR_METRICS_NAME_TAKEN';
+  | 'ERR_METRICS_NAME_TAKEN'
+  | 'ERR_REDIS_CHANNEL_FULL';
 
 // A registry-wide brand, so that two copies of weir loaded in one process still
 // recognise each other's errors (undici does the same).
