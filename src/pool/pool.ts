@@ -3,7 +3,6 @@
 // autoscaling and the weight budget are parts of their own that call back into it.
 import { isWeirError } from '../internal/errors.js';
 import { checkInt, checkKeys, checkMs, checkObject, optionKeys } from '../internal/options.js';
-import { abortReason } from '../internal/signals.js';
 import { Autoscaler, type AutoscalerHost } from './autoscaler.js';
 import { Creator, type CreatorHost } from './creator.js';
 import { PoolEmitter } from './diagnostics.js';
@@ -14,9 +13,9 @@ import { IdleSet, type IdleSetHost } from './idle-set.js';
 import { callerStack, type Entry, kReturn, Lease, type LeaseOwner, watchLeak } from './lease.js';
 import {
   type AcquireOptions,
-  checkAcquireOptions,
   type PoolOptions,
   type ResolvedPoolOptions,
+  refuseAcquire,
   resolveOptions,
 } from './options.js';
 import { Reaper, type ReaperHost } from './reaper.js';
@@ -57,6 +56,8 @@ export class Pool<T> extends PoolEmitter<T> implements LeaseOwner<T> {
   readonly #o: ResolvedPoolOptions<T>;
   /** Leak detection is on: acquirers' stacks are taken. */
   readonly #watchLeaks: boolean;
+  /** A resource may serve several borrowers (a fixed or per-resource lease limit). */
+  readonly #shared: boolean;
   #min: number;
   #max: number;
   #state = OPEN;
@@ -91,6 +92,7 @@ export class Pool<T> extends PoolEmitter<T> implements LeaseOwner<T> {
     const o = resolveOptions(options);
     this.#o = o;
     this.#watchLeaks = o.leakDetectionMs !== Number.POSITIVE_INFINITY;
+    this.#shared = o.maxLeasesPerResource > 1 || o.leaseLimit !== undefined;
     this.#min = o.min;
     this.#max = o.max;
     this.#sampleMask = o.statsSampleEvery - 1;
@@ -98,6 +100,11 @@ export class Pool<T> extends PoolEmitter<T> implements LeaseOwner<T> {
     const host: Host<T> = {
       isOpen: () => this.#state === OPEN,
       pump: () => this.#pump(),
+      // Behind others, with nothing idle and no room to create, a newcomer changes nothing.
+      joined: () => {
+        const full = this.#slots.size + this.#creator.size >= this.#max;
+        if (!full || this.#idle.length > 0 || this.#shared) this.#pump();
+      },
       destroy: (slot, reason, error?: unknown) => this.#destroy(slot, reason, error),
       grant: (w, slot) => this.#grant(w, slot),
       servable: () => this.#servable(),
@@ -177,18 +184,16 @@ export class Pool<T> extends PoolEmitter<T> implements LeaseOwner<T> {
   acquire(options?: AcquireOptions): Promise<Lease<T>> {
     if (this.#state !== OPEN) return Promise.reject(new PoolClosedError(this.#o.name));
     if (options !== undefined) {
-      try {
-        if (checkAcquireOptions(options)) return Promise.reject(abortReason(options.signal!));
-      } catch (error) {
-        return Promise.reject(error);
-      }
+      const refused = refuseAcquire(options);
+      if (refused !== null) return refused;
     }
-    // Fast path: nobody is ahead of us and a resource is ready without validation.
+    // Fast path: nobody is ahead of us and a resource is ready without validation. Kept
+    // to a few small calls that V8 inlines: most acquires of a busy service end here.
     if (this.#waiters.size === 0) {
-      const lease = this.#lendReady(Pool.prototype.acquire);
-      if (lease !== null) return Promise.resolve(lease);
+      const slot = this.#idle.takeReady();
+      if (slot !== null) return Promise.resolve(this.#lendNow(slot, this.#leakStack(ACQUIRE)));
     }
-    return this.#waiters.enqueue(options, this.#leakStack(Pool.prototype.acquire));
+    return this.#waiters.enqueue(options, this.#leakStack(ACQUIRE));
   }
 
   /**
@@ -199,7 +204,8 @@ export class Pool<T> extends PoolEmitter<T> implements LeaseOwner<T> {
    */
   tryAcquire(): Lease<T> | null {
     if (this.#state !== OPEN || this.#waiters.size !== 0) return null;
-    return this.#lendReady(Pool.prototype.tryAcquire);
+    const slot = this.#idle.takeReady();
+    return slot === null ? null : this.#lendNow(slot, this.#leakStack(TRY_ACQUIRE));
   }
 
   /**
@@ -349,12 +355,10 @@ export class Pool<T> extends PoolEmitter<T> implements LeaseOwner<T> {
 
   // ---- lending -----------------------------------------------------------------------
 
-  /** The fast path: lends a resource that is ready without validation, or returns null. */
-  #lendReady(entry: Entry): Lease<T> | null {
-    const slot = this.#idle.takeReady();
-    if (slot === null) return null;
+  /** The fast path's lease: `slot` was ready and nobody waited (a wait of 0 ms). */
+  #lendNow(slot: Slot<T>, stack: string | undefined): Lease<T> {
     if ((++this.#tick & this.#sampleMask) === 0) this.#waits.add(0);
-    return this.#lease(slot, 0, this.#leakStack(entry));
+    return this.#lease(slot, 0, stack);
   }
 
   /** The acquirer's stack, for leak reports; only taken when leak detection is on. */
@@ -396,7 +400,7 @@ export class Pool<T> extends PoolEmitter<T> implements LeaseOwner<T> {
     // one acquire in `statsSampleEvery` (fast path included, so the sample is unbiased).
     let waited = Number.NaN;
     if ((++this.#tick & this.#sampleMask) === 0 || this.hasListeners('acquire')) {
-      waited = this.#o.clock.now() - w.startedAt;
+      waited = this.#waiters.now() - w.startedAt;
       this.#waits.add(waited);
     }
     w.resolve(this.#lease(slot, waited, w.stack));
@@ -585,6 +589,10 @@ export class Pool<T> extends PoolEmitter<T> implements LeaseOwner<T> {
 }
 
 const noop = (): void => {};
+
+// Where a leak report's stack starts: read once, not `Pool.prototype` on every acquire.
+const ACQUIRE: Entry = Pool.prototype.acquire;
+const TRY_ACQUIRE: Entry = Pool.prototype.tryAcquire;
 
 /**
  * Creates a resource pool.
