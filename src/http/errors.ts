@@ -27,6 +27,7 @@ export type HttpErrorCode = Extract<WeirErrorCode, `ERR_HTTP_${string}`>;
  * | `ERR_HTTP_UNREAD_BODY` | a response body was not read within `unreadBodyTimeoutMs` and was discarded |
  * | `ERR_HTTP_CLOSED` | the pool is closed |
  * | `ERR_HTTP_STATUS` | `download`/`upload` got a status outside 2xx |
+ * | `ERR_HTTP_NO_HEALTHY_UPSTREAM` | a balanced pool with `panic: 'fail'` had no healthy endpoint |
  */
 export class HttpError extends WeirError {
   /** Stable machine-readable code, e.g. `ERR_HTTP_SOCKET`. */

@@ -148,7 +148,8 @@ const originKeys: KeyList<OriginOptions> = {
   breaker: 1,
 };
 const ORIGIN_KEYS = optionKeys(originKeys);
-const HTTP_POOL_KEYS = optionKeys<HttpPoolOptions>({
+/** @internal The keys of {@link HttpPoolOptions}, for pools that take them and more. */
+export const HTTP_POOL_KEYS = optionKeys<HttpPoolOptions>({
   ...originKeys,
   origins: 1,
   name: 1,

@@ -40,6 +40,7 @@ export type WeirErrorCode =
   | 'ERR_HTTP_UNREAD_BODY'
   | 'ERR_HTTP_CLOSED'
   | 'ERR_HTTP_STATUS'
+  | 'ERR_HTTP_NO_HEALTHY_UPSTREAM'
   // weir/json
   | 'ERR_JSON_ENCODE'
   | 'ERR_JSON_PARSE'
