@@ -2,11 +2,11 @@
 // test's clock has advanced by that server's delay, so the latency a balanced pool measures
 // is exactly the delay, however slow the machine. `one()` runs a request to its end:
 // it waits for the request to reach a server (or fail), then advances the clock by that
-// server's delay.
+// server's delay. The measured latency never depends on how long the machine took.
 
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { BalancedHttpPool } from '../../src/http/index.js';
+import type { BalancedHttpPool, HttpRequestOptions } from '../../src/http/index.js';
 import { FakeClock } from '../../src/internal/clock.js';
 
 export interface LabServer {
@@ -103,26 +103,45 @@ export class Lab {
    * Runs one request to its end and returns the name of the server that answered it, or
    * the error it failed with. Only one request is in flight at a time.
    */
-  async one(pool: BalancedHttpPool, path = '/'): Promise<string | Error> {
+  async one(
+    pool: BalancedHttpPool,
+    path = '/',
+    options?: HttpRequestOptions,
+  ): Promise<string | Error> {
     const arrived = new Promise<{ server: LabServer; delay: number }>((resolve) => {
       this.#arrival = resolve;
     });
-    const done = pool.request(path).then(
+    const done = pool.request(path, options).then(
       async (res) => ({ body: await res.body.text(), status: res.status }),
       (error: Error) => error,
     );
-    const first = await Promise.race([arrived, done]);
-    if (first instanceof Error) {
+    for (;;) {
+      // The pool's own timers run on the lab's clock too (a refused endpoint's connect is
+      // retried after a backoff): when the request neither reached a server nor settled
+      // once the sockets had time to answer, time moves on to the pool's next timer.
+      let stalled: NodeJS.Timeout | undefined;
+      const stall = new Promise<'stall'>((resolve) => {
+        stalled = setTimeout(() => resolve('stall'), 50);
+      });
+      const first = await Promise.race([arrived, done, stall]);
+      clearTimeout(stalled);
+      if (first === 'stall') {
+        const next = this.clock.nextTimerAt;
+        if (next !== undefined) await this.clock.advance(Math.max(0, next - this.clock.now()));
+        continue;
+      }
+      if (first instanceof Error) {
+        this.#arrival = null;
+        return first;
+      }
+      if ('server' in first) {
+        await this.clock.advance(first.delay);
+        const r = await done;
+        return r instanceof Error ? r : r.body;
+      }
       this.#arrival = null;
-      return first;
+      return first.body;
     }
-    if ('server' in first) {
-      await this.clock.advance(first.delay);
-      const r = await done;
-      return r instanceof Error ? r : r.body;
-    }
-    this.#arrival = null;
-    return first.body;
   }
 
   /** Lets fake time pass with no request in flight. */
