@@ -29,6 +29,7 @@ export type HttpErrorCode = Extract<WeirErrorCode, `ERR_HTTP_${string}`>;
  * | `ERR_HTTP_STATUS` | `download`/`upload` got a status outside 2xx |
  * | `ERR_HTTP_PROXY` | the proxy could not be reached, or refused the CONNECT tunnel |
  * | `ERR_HTTP_PROXY_AUTH` | the proxy answered 407 Proxy Authentication Required |
+ * | `ERR_HTTP_NO_HEALTHY_UPSTREAM` | a balanced pool with `panic: 'fail'` had no healthy endpoint |
  */
 export class HttpError extends WeirError {
   /** Stable machine-readable code, e.g. `ERR_HTTP_SOCKET`. */

@@ -15,7 +15,8 @@ import type { LegacyHandler } from './handler.js';
 import type { OriginManager } from './origin-pool.js';
 import { absoluteForm, proxyAuthError } from './proxy.js';
 
-const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
+/** @internal The methods whose requests weir may send twice (RFC 9110 §9.2.2). */
+export const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 
 /** A body that can be sent a second time: absent, a string or bytes (not a stream). */
 export function isReplayable(body: unknown): boolean {

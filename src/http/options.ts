@@ -214,7 +214,8 @@ const originKeys: KeyList<OriginOptions> = {
   dns: 1,
 };
 const ORIGIN_KEYS = optionKeys(originKeys);
-const HTTP_POOL_KEYS = optionKeys<HttpPoolOptions>({
+/** @internal The keys of {@link HttpPoolOptions}, for pools that take them and more. */
+export const HTTP_POOL_KEYS = optionKeys<HttpPoolOptions>({
   ...originKeys,
   origins: 1,
   name: 1,

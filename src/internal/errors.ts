@@ -42,6 +42,7 @@ export type WeirErrorCode =
   | 'ERR_HTTP_STATUS'
   | 'ERR_HTTP_PROXY'
   | 'ERR_HTTP_PROXY_AUTH'
+  | 'ERR_HTTP_NO_HEALTHY_UPSTREAM'
   // weir/json
   | 'ERR_JSON_ENCODE'
   | 'ERR_JSON_PARSE'
