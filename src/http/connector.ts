@@ -35,7 +35,7 @@ export interface OriginNetwork {
  * @throws {TypeError} for a bad proxy URL.
  */
 export function originNetwork(origin: Origin, o: ResolvedOriginOptions): OriginNetwork {
-  const dns = o.dns === false ? null : new DnsCache(o.dns, o.clock);
+  const dns = o.dns === false ? null : new DnsCache(o.dns, o.clock, o.connectTimeoutMs);
   const route = proxyFor(origin, o.proxy, o.noProxy, o.h2c);
   const tunnel =
     route?.mode === 'tunnel'

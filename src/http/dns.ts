@@ -67,6 +67,11 @@ interface Entry {
 
 type Waiter = (error: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void;
 
+interface Pending {
+  waiters: Waiter[];
+  startedAt: number;
+}
+
 const systemLookup: HttpLookupFunction = (hostname, options, callback) =>
   dnsLookup(hostname, options, callback);
 
@@ -79,14 +84,21 @@ export class DnsCache {
   readonly #resolve: HttpLookupFunction;
   readonly #clock: Clock;
   readonly #entries = new Map<string, Entry>();
-  readonly #pending = new Map<string, Waiter[]>();
+  readonly #pending = new Map<string, Pending>();
+  readonly #staleMs: number;
   /** Lookups made (not answered from the cache). */
   lookups = 0;
 
-  constructor(options: HttpDnsOptions, clock: Clock) {
+  /**
+   * `staleMs`: a lookup unanswered for this long (the connect timeout) is not joined any
+   * more: the next connection starts another, so one resolver call that never returns
+   * cannot hold every later connection.
+   */
+  constructor(options: HttpDnsOptions, clock: Clock, staleMs: number) {
     this.#ttlMs = options.ttlMs ?? 10_000;
     this.#resolve = options.lookup ?? systemLookup;
     this.#clock = clock;
+    this.#staleMs = staleMs;
   }
 
   /** The `lookup` option for `net.connect`/`tls.connect`. */
@@ -112,19 +124,21 @@ export class DnsCache {
       callback(null, entry.addresses.slice());
       return;
     }
+    const now = this.#clock.now();
     const waiting = this.#pending.get(hostname);
-    if (waiting !== undefined) {
-      waiting.push(callback);
+    if (waiting !== undefined && now - waiting.startedAt < this.#staleMs) {
+      waiting.waiters.push(callback);
       return;
     }
     const waiters: Waiter[] = [callback];
-    this.#pending.set(hostname, waiters);
+    const pending: Pending = { waiters, startedAt: now };
+    this.#pending.set(hostname, pending);
     this.lookups++;
     let answered = false;
     const done = (error: NodeJS.ErrnoException | null, found: LookupAddress[]): void => {
       if (answered) return;
       answered = true;
-      this.#pending.delete(hostname);
+      if (this.#pending.get(hostname) === pending) this.#pending.delete(hostname);
       const addresses = error === null ? dedupe(found) : [];
       if (error === null && addresses.length === 0) {
         error = Object.assign(new Error(`No address found for ${hostname}`), {

@@ -170,6 +170,33 @@ describe('the DNS cache', () => {
     assert.equal(direct.originPool(`http://127.0.0.1:${port}`).network.dns, null);
   });
 
+  test('a lookup that never answers fails its connection at connectTimeoutMs and is not joined after', {
+    timeout: 20_000,
+  }, async () => {
+    const port = await twoServers();
+    const clock = new FakeClock();
+    let calls = 0;
+    const lookup: HttpLookupFunction = (_hostname, _options, callback) => {
+      calls++;
+      // The first call never answers; later ones do.
+      if (calls > 1) setImmediate(() => callback(null, [{ address: '127.0.0.2', family: 4 }]));
+    };
+    await using pool = createHttpPool({ dns: { lookup }, connectTimeoutMs: 1_000, clock });
+    const url = `http://svc.test:${port}/`;
+    const stuck = pool.request(url);
+    const failed = assert.rejects(stuck, (e: unknown) =>
+      isWeirError(e, 'ERR_HTTP_CONNECT_TIMEOUT'),
+    );
+    await clock.advance(1_000);
+    await failed;
+    // The next create waits out the pool's short backoff after a failure (10 ms).
+    const next = text(pool.request(url));
+    await clock.advance(20);
+    assert.equal(await next, 'two');
+    assert.equal(calls, 2);
+    assert.equal(pool.stats().connections, 1);
+  });
+
   test('bad dns options throw at construction', () => {
     assert.throws(() => createHttpPool({ dns: { ttl: 5 } as never }), /did you mean `ttlMs`/);
     assert.throws(() => createHttpPool({ dns: { ttlMs: -1 } }), RangeError);

@@ -8,7 +8,7 @@ import { createHttpPool } from '../../src/http/index.js';
 // hold N connections open together; then it answers them all. The 10,000-connection run is
 // in bench/http-scale.ts; this one is smaller so that the suite stays quick, and the same
 // code path. WEIR_SCALE_CONNECTIONS sets N.
-const N = Number(process.env.WEIR_SCALE_CONNECTIONS ?? 2_000);
+const N = Number(process.env.WEIR_SCALE_CONNECTIONS ?? 1_000);
 
 const SERVER = `
 const http = require('node:http');
