@@ -52,8 +52,9 @@ export interface RedisChannelOptions<T> extends Omit<RedisBaseOptions, 'whenUnav
   capacity: number;
   /**
    * A message delivered to a consumer and not acknowledged for this long (measured by the
-   * server) is delivered again to another consumer, in ms. An idle consumer looks for such
-   * messages at least this often. @default 30_000
+   * server) is delivered again to another consumer, in ms. Consumers that are receiving
+   * look for such messages (an idle one at least this often; a busy one every
+   * `claimAfterMs` on its clock), so reclaiming needs one of them. @default 30_000
    */
   claimAfterMs?: number;
   /**

@@ -29,6 +29,8 @@ local function purge()
     redis.call('ZREM', holders, d)
     redis.call('HDEL', tokens, d)
   end
+  -- Only waiters have heartbeats: without a queue there is nothing more to look at.
+  if redis.call('EXISTS', queue) == 0 then return end
   local gone = redis.call('ZRANGEBYSCORE', alive, '-inf', now, 'LIMIT', 0, 256)
   for _, g in ipairs(gone) do
     redis.call('ZREM', alive, g)
@@ -38,6 +40,7 @@ end
 
 -- Hands free slots to the oldest waiters; tells each but the caller on the channel.
 local function fill()
+  if redis.call('EXISTS', queue) == 0 then return end
   local free = limit - redis.call('ZCARD', holders)
   while free > 0 do
     local head = redis.call('ZRANGE', queue, 0, 0)[1]
@@ -65,15 +68,22 @@ end
  * Returns {1, token} when `id` holds a slot, else {0, wake ms} ({0, -2} when not queued).
  */
 export const SEMAPHORE_ACQUIRE = `${SEMAPHORE_PRELUDE}
-purge()
-fill()
+-- Dead leases matter only to a full semaphore, hand-overs only to a queue: the
+-- uncontended acquire skips both.
+local waiting = redis.call('EXISTS', queue) == 1
+local held = redis.call('ZCARD', holders)
+if waiting or held >= limit then
+  purge()
+  fill()
+  held = redis.call('ZCARD', holders)
+end
 local token = redis.call('HGET', tokens, id)
 if token then
   redis.call('ZADD', holders, now + leaseMs, id)
   return {1, tonumber(token)}
 end
-if not redis.call('ZSCORE', queue, id) then
-  if redis.call('ZCARD', holders) < limit then
+if not (waiting and redis.call('ZSCORE', queue, id)) then
+  if held < limit then
     token = redis.call('INCR', seq)
     redis.call('ZADD', holders, now + leaseMs, id)
     redis.call('HSET', tokens, id, token)
@@ -88,10 +98,15 @@ return {0, wake()}
 
 /** Gives back `id`'s slot, or takes `id` out of the queue; hands over what is free. */
 export const SEMAPHORE_RELEASE = `${SEMAPHORE_PRELUDE}
-redis.call('ZREM', holders, id)
-redis.call('HDEL', tokens, id)
-redis.call('ZREM', queue, id)
-redis.call('ZREM', alive, id)
+-- A holder is never in the queue too (a hand-over takes it out).
+if redis.call('ZREM', holders, id) == 1 then
+  redis.call('HDEL', tokens, id)
+else
+  redis.call('ZREM', queue, id)
+  redis.call('ZREM', alive, id)
+end
+-- Nobody waits: the freed slot is simply free (an acquire purges dead leases itself).
+if redis.call('EXISTS', queue) == 0 then return 1 end
 purge()
 fill()
 return 1
