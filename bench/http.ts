@@ -2,7 +2,8 @@
 // body, each client library in its own process (so none shares a JIT, heap or event loop
 // with another): weir (`pool.request` and as an undici Dispatcher), undici `Pool`, Node's
 // `http.Agent` and agentkeepalive; then HTTP/2 (h2c) with 50 concurrent streams against a
-// node:http2 server, weir against one node:http2 client session. Also: weir's reuse rate,
+// node:http2 server: weir (on node:http2 sessions, and on undici's HTTP/2 client), undici's
+// own HTTP/2 Client, and one bare node:http2 client session. Also: weir's reuse rate,
 // p99 acquire wait and the memory of 100 idle pooled connections.
 //
 // The HTTP/1.1 clients run in PASSES interleaved passes (undici, weir, …, undici, weir, …)
@@ -66,8 +67,14 @@ async function client(kind: string, url: string): Promise<void> {
   }
   if (kind.startsWith('weir')) {
     const { createHttpPool } = await import('weir/http');
-    const h2 = kind === 'weir-h2';
-    const pool = createHttpPool({ connections: CONCURRENCY, h2c: h2 });
+    const h2 = kind.startsWith('weir-h2');
+    // weir-h2: HTTP/2 on node:http2 sessions (the default); weir-h2-undici: on undici's
+    // HTTP/2 client, as before.
+    const pool = createHttpPool({
+      connections: CONCURRENCY,
+      h2c: h2,
+      ...(kind === 'weir-h2-undici' ? { h2Engine: 'undici' as const } : {}),
+    });
     if (kind === 'weir-dispatcher') {
       const origin = new URL(url).origin;
       one = async () => {
@@ -221,9 +228,10 @@ async function server(): Promise<void> {
   );
 }
 
-const H2_KINDS = ['weir-h2', 'undici-h2', 'node-http2'];
+const H2_KINDS = ['weir-h2', 'weir-h2-undici', 'undici-h2', 'node-http2'];
 const H2_NAMES: Record<string, string> = {
-  'weir-h2': 'weir (h2c)',
+  'weir-h2': 'weir (h2c, node:http2 sessions)',
+  'weir-h2-undici': "weir (h2c, h2Engine: 'undici')",
   'undici-h2': 'undici Client (allowH2, useH2c)',
   'node-http2': 'node:http2, one session',
 };
@@ -262,7 +270,7 @@ async function http2Section(url: string): Promise<void> {
         median(ratios).toFixed(2),
         ratios.map((x) => x.toFixed(2)).join(' / '),
         median(runs.map((r) => r.cpuUs!)).toFixed(1),
-        k === 'weir-h2' ? String(runs[0]!.opened) : '1',
+        k.startsWith('weir') ? String(runs[0]!.opened) : '1',
       ];
     }),
   );

@@ -189,6 +189,18 @@ describe('node:http2 sessions: ALPN and h2c', () => {
   }
 });
 
+describe("h2Engine: 'undici'", () => {
+  test("keeps undici's HTTP/2 client as the carrier, behind the same pool", async () => {
+    const { s, http } = await setup(answer, { pool: { h2Engine: 'undici' } });
+    const bodies = await Promise.all(
+      Array.from({ length: 5 }, (_, i) => http.request(`${s.url}/${i}`).then((r) => r.body.text())),
+    );
+    assert.deepEqual(bodies, ['ok /0', 'ok /1', 'ok /2', 'ok /3', 'ok /4']);
+    assert.equal(http.stats().opened, 1);
+    assert.equal(s.sessions.length, 1);
+  });
+});
+
 describe("the session's stream limit is its lease count", () => {
   test("never more streams open than the server's maxConcurrentStreams", {
     timeout: 10_000,
