@@ -27,6 +27,23 @@ export async function cleanup(redis: Redis, prefix: string): Promise<void> {
   }
 }
 
+/**
+ * Resolves once `clock` holds a timer due before `before` ms: a wait booked from a Redis
+ * reply. The reply comes in real time, so this yields to the event loop until it did; a
+ * reply that takes 10 s of real time fails the test instead of leaving it hanging on a
+ * fake clock nobody advances.
+ */
+export async function untilTimerBefore(
+  clock: { readonly nextTimerAt: number | undefined },
+  before: number,
+): Promise<void> {
+  const giveUp = Date.now() + 10_000;
+  while (!((clock.nextTimerAt ?? before) < before)) {
+    if (Date.now() > giveUp) throw new Error(`no timer due before ${before} ms after 10 s`);
+    await new Promise((r) => setImmediate(r));
+  }
+}
+
 export function client(port = REDIS_PORT, extra: Record<string, unknown> = {}): Redis {
   return new Redis({ host: REDIS_HOST, port, lazyConnect: false, ...extra });
 }

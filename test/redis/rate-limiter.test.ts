@@ -8,7 +8,7 @@ import {
   RedisRateLimiter,
   type RedisRateLimiterOptions,
 } from '../../src/redis/index.js';
-import { cleanup, client, skip, uniquePrefix, worker } from './helpers.js';
+import { cleanup, client, skip, uniquePrefix, untilTimerBefore, worker } from './helpers.js';
 
 describe('RedisRateLimiter against a real Redis', { skip }, () => {
   let redis: Redis;
@@ -65,9 +65,7 @@ describe('RedisRateLimiter against a real Redis', { skip }, () => {
     });
     // The server booked it about 100 ms ahead; nothing happens until the clock gets there.
     // Booked once the only timer is the wait (~1 s), not the 60 s command deadline.
-    for (let i = 0; i < 1000 && !((clock.nextTimerAt ?? 60_000) < 60_000); i++) {
-      await new Promise((r) => setImmediate(r));
-    }
+    await untilTimerBefore(clock, 60_000);
     await clock.advance(50);
     assert.equal(done, false);
     await clock.advance(60);
@@ -92,9 +90,7 @@ describe('RedisRateLimiter against a real Redis', { skip }, () => {
     const ac = new AbortController();
     const waiting = limiter.acquire(1, { signal: ac.signal });
     // Booked once the only timer is the wait (~1 s), not the 60 s command deadline.
-    for (let i = 0; i < 1000 && !((clock.nextTimerAt ?? 60_000) < 60_000); i++) {
-      await new Promise((r) => setImmediate(r));
-    }
+    await untilTimerBefore(clock, 60_000);
     ac.abort(new Error('stop'));
     await assert.rejects(waiting, /stop/);
     // Refunded: the next booking is ~1 s ahead again, not ~2 s.
