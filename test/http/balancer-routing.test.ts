@@ -216,7 +216,10 @@ describe('as an undici Dispatcher', () => {
     lab = new Lab();
     const a = await lab.serve('a', 0);
     const pool = balanced({ eu: [a.url] });
-    const res = await request('http://service.internal/items', { dispatcher: pool.dispatcher });
+    const pending = request('http://service.internal/items', { dispatcher: pool.dispatcher });
+    while (lab.waiting === 0) await new Promise((r) => setImmediate(r));
+    await lab.clock.advance(0);
+    const res = await pending;
     assert.equal(res.statusCode, 200);
     assert.equal(await res.body.text(), 'a');
     assert.equal(pool.stats().endpoints[0]!.requests, 1);
