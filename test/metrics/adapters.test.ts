@@ -90,6 +90,12 @@ async function drive(o: Awaited<ReturnType<typeof everything>>, clock: FakeClock
   const res = await o.http.request(`${o.url}/`);
   await res.body.text();
   await jsonArray([1, 2, 3], { metrics: o.metrics.jsonStream('items') }).toArray();
+  // The HTTP pool's health: one origin, one idle connection.
+  const h = o.http.health({ memoryUsage: () => ({ used: 0, limit: 1 }) });
+  assert.equal(h.level, 'ok');
+  assert.equal(h.pools.length, 1);
+  assert.match(String(h.pools[0]!.key), /^http:\/\/(127\.0\.0\.1|localhost):\d+$/);
+  assert.equal(h.pools[0]!.health.utilization, 0);
   // Its connection closes, and its duration is observed; the origin's pool stays.
   await o.http.close();
 }
