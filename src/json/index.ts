@@ -6,6 +6,7 @@ export {
   releaseChunk,
 } from './buffer-pool.js';
 export { JsonEncodeError, JsonItemTooLargeError, JsonParseError } from './errors.js';
+export type { JsonStreamMetrics, JsonStreamOutcome } from './metered.js';
 export { type ParseOptions, parseJsonArray, parseNdjson } from './parse.js';
 export { type EncodeOptions, jsonArray, type NdjsonOptions, ndjson } from './stringify.js';
 export {

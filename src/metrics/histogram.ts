@@ -46,6 +46,10 @@ export class HistogramCell {
     this.#count++;
   }
 
+  get count(): number {
+    return this.#count;
+  }
+
   point(): HistogramPoint {
     return {
       attributes: this.attributes,

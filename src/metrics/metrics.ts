@@ -370,7 +370,9 @@ export class Metrics {
     return DEFINITIONS.map((definition) => {
       if (definition.kind === 'histogram') {
         const cells = this.#cells.get(definition.name);
-        const points = cells === undefined ? [] : [...cells.values()].map((c) => c.point());
+        // A cell nothing fell in yet has no point (as an OpenTelemetry histogram has none).
+        const points: HistogramPoint[] = [];
+        for (const c of cells?.values() ?? []) if (c.count > 0) points.push(c.point());
         return { definition, points } as MetricFamily;
       }
       return { definition, points: out.get(definition.name) ?? [] } as MetricFamily;

@@ -265,8 +265,15 @@ describe('weir/metrics', () => {
     assert.deepEqual(d, [
       ['complete', 1, 0],
       ['error', 1, 0.5],
-      ['cancelled', 0, 0],
     ]);
+    // A consumer that stops early cancels the stream.
+    const body = jsonArray(items, { chunkBytes: 64, metrics: hooks });
+    for await (const _ of body) break;
+    const cancelled = (
+      m.collect().find((x) => x.definition.name === 'weir.json.stream.duration')!
+        .points as HistogramPoint[]
+    ).find((p) => p.attributes[ATTR.streamOutcome] === 'cancelled');
+    assert.equal(cancelled?.count, 1);
   });
 
   test('Prometheus names: dots to underscores, counters end in _total', () => {
