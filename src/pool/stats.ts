@@ -56,7 +56,13 @@ export interface PoolEvents<T> {
   create: (e: { resource: T; durationMs: number }) => void;
   createError: (e: { error: unknown; attempt: number; retryInMs: number }) => void;
   destroy: (e: { resource: T; reason: string; cause?: unknown; error?: unknown }) => void;
-  /** A lease was handed out; `waitedMs` is 0 for a resource lent at once. */
+  /**
+   * A lease was handed out. `waitedMs` is 0 on the fast path; a queued borrower's wait is
+   * counted from the end of the run of microtasks it joined the queue in (the pool reads the
+   * clock once for all who joined meanwhile), so it can read short by that run's length,
+   * microseconds unless something blocks the event loop. Its deadline counts from there
+   * too: never early.
+   */
   acquire: (e: { resource: T; waitedMs: number; lease: Lease<T> }) => void;
   /** A lease came back (`broken`: it was destroyed). */
   release: (e: { resource: T; broken: boolean; reason: unknown; lease: Lease<T> }) => void;
