@@ -442,3 +442,29 @@ export function refuseAcquire(options: AcquireOptions): Promise<never> | null {
     return Promise.reject(error);
   }
 }
+
+const RESIZE_KEYS = optionKeys<{ min?: number; max?: number }>({ min: 1, max: 1 });
+const DRAIN_KEYS = optionKeys<{ timeoutMs?: number }>({ timeoutMs: 1 });
+
+/**
+ * @internal The bounds `Pool.resize` asked for, over the current `min` and `max`.
+ * @throws {RangeError} for bounds that are not integers, `max < 1` or `min > max`.
+ */
+export function resolveBounds(
+  bounds: { min?: number; max?: number },
+  current: { min: number; max: number },
+): { min: number; max: number } {
+  checkObject('bounds', bounds);
+  checkKeys('Pool.resize', bounds, RESIZE_KEYS);
+  const max = checkInt('max', bounds.max ?? current.max, 1);
+  const min = checkInt('min', bounds.min ?? Math.min(current.min, max), 0);
+  if (min > max) throw new RangeError(`Expected \`min\` (${min}) to be <= \`max\` (${max})`);
+  return { min, max };
+}
+
+/** @internal `Pool.drain`'s grace for leases. @throws {TypeError|RangeError} for bad options. */
+export function drainTimeoutMs(options: { timeoutMs?: number } | undefined): number {
+  checkObject('options', options);
+  checkKeys('Pool.drain', options, DRAIN_KEYS);
+  return checkMs('timeoutMs', options?.timeoutMs ?? 30_000);
+}

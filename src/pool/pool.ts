@@ -2,7 +2,7 @@
 // towards demand and takes resources back. Creating, the hooks, housekeeping,
 // autoscaling and the weight budget are parts of their own that call back into it.
 import { isWeirError } from '../internal/errors.js';
-import { checkInt, checkKeys, checkMs, checkObject, optionKeys } from '../internal/options.js';
+import { checkInt } from '../internal/options.js';
 import { Autoscaler, type AutoscalerHost } from './autoscaler.js';
 import { Creator, type CreatorHost } from './creator.js';
 import { PoolEmitter } from './diagnostics.js';
@@ -13,9 +13,11 @@ import { IdleSet, type IdleSetHost } from './idle-set.js';
 import { callerStack, type Entry, kReturn, Lease, type LeaseOwner, watchLeak } from './lease.js';
 import {
   type AcquireOptions,
+  drainTimeoutMs,
   type PoolOptions,
   type ResolvedPoolOptions,
   refuseAcquire,
+  resolveBounds,
   resolveOptions,
 } from './options.js';
 import { Reaper, type ReaperHost } from './reaper.js';
@@ -40,9 +42,6 @@ type Host<T> = AutoscalerHost &
   QueueHost<T> &
   ReaperHost<T> &
   RecyclerHost<T>;
-
-const RESIZE_KEYS = optionKeys<{ min?: number; max?: number }>({ min: 1, max: 1 });
-const DRAIN_KEYS = optionKeys<{ timeoutMs?: number }>({ timeoutMs: 1 });
 
 /**
  * A pool of reusable resources (connections, sessions, workers). Create one with
@@ -112,7 +111,7 @@ export class Pool<T> extends PoolEmitter<T> implements LeaseOwner<T> {
       timedOut: (waitedMs, state) => this.emit('timeout', { waitedMs, state }),
       lastCreateError: () => this.#creator.lastError,
       min: () => this.#min,
-      letGo: () => this.#checkLeasesBack(),
+      letGo: () => this.#allBack(),
       created: (slot, durationMs) => this.#created(slot, durationMs),
       discard: (value, reason, cause) => this.#hooks.destroy(value, reason, cause),
       afterReset: (slot, failed, error) => this.#recycler.afterReset(slot, failed, error),
@@ -234,11 +233,7 @@ export class Pool<T> extends PoolEmitter<T> implements LeaseOwner<T> {
    * @throws {RangeError} for bounds that are not integers, `max < 1` or `min > max`.
    */
   resize(bounds: { min?: number; max?: number }, reason = 'manual'): void {
-    checkObject('bounds', bounds);
-    checkKeys('Pool.resize', bounds, RESIZE_KEYS);
-    const max = checkInt('max', bounds.max ?? this.#max, 1);
-    const min = checkInt('min', bounds.min ?? Math.min(this.#min, max), 0);
-    if (min > max) throw new RangeError(`Expected \`min\` (${min}) to be <= \`max\` (${max})`);
+    const { min, max } = resolveBounds(bounds, { min: this.#min, max: this.#max });
     if (this.#state !== OPEN) return;
     const from = { min: this.#min, max: this.#max };
     this.#min = min;
@@ -334,10 +329,7 @@ export class Pool<T> extends PoolEmitter<T> implements LeaseOwner<T> {
    */
   drain(options?: { timeoutMs?: number }): Promise<void> {
     if (this.#drainPromise !== undefined) return this.#drainPromise;
-    checkObject('options', options);
-    checkKeys('Pool.drain', options, DRAIN_KEYS);
-    const timeoutMs = checkMs('timeoutMs', options?.timeoutMs ?? 30_000);
-    this.#drainPromise = this.#drain(timeoutMs);
+    this.#drainPromise = this.#drain(drainTimeoutMs(options));
     return this.#drainPromise;
   }
 
@@ -352,8 +344,6 @@ export class Pool<T> extends PoolEmitter<T> implements LeaseOwner<T> {
   [Symbol.asyncDispose](): Promise<void> {
     return this.drain();
   }
-
-  // ---- lending -----------------------------------------------------------------------
 
   /** The fast path's lease: `slot` was ready and nobody waited (a wait of 0 ms). */
   #lendNow(slot: Slot<T>, stack: string | undefined): Lease<T> {
@@ -518,7 +508,7 @@ export class Pool<T> extends PoolEmitter<T> implements LeaseOwner<T> {
       this.emit('release', { resource: slot.value, broken, reason, lease });
     if (slot.destroyed || this.#state !== OPEN) {
       if (!slot.destroyed && slot.leases === 0) this.#destroy(slot, 'drain');
-      this.#checkLeasesBack();
+      this.#allBack();
       return;
     }
     this.#recycler.returned(slot, broken, this.#slots.size > this.#max);
@@ -566,13 +556,11 @@ export class Pool<T> extends PoolEmitter<T> implements LeaseOwner<T> {
     this.#state = CLOSED;
   }
 
-  /** No lease out and no reset running: a graceful drain may finish. */
+  /** No lease out and no reset running: a graceful drain may finish, and is told so. */
   #allBack(): boolean {
-    return this.#leases === 0 && this.#hooks.resetting === 0;
-  }
-
-  #checkLeasesBack(): void {
-    if (this.#allBack()) this.#leasesBack?.();
+    const back = this.#leases === 0 && this.#hooks.resetting === 0;
+    if (back) this.#leasesBack?.();
+    return back;
   }
 
   #snapshot(): PoolState {
