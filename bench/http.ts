@@ -11,6 +11,7 @@
 // CPU time per request, which such load disturbs less than requests per second.
 //
 //   node --import tsx bench/http.ts            (all)
+//   node --import tsx bench/http.ts h2         (the HTTP/2 section alone)
 //   node --import tsx bench/http.ts client X URL   (one client; used by the above)
 import { spawn } from 'node:child_process';
 import http from 'node:http';
@@ -104,6 +105,22 @@ async function client(kind: string, url: string): Promise<void> {
     const agent = new Agent({ maxSockets: CONCURRENCY });
     one = () => nodeGet(agent, url);
     after = async () => agent.destroy();
+  } else if (kind === 'undici-h2') {
+    // undici's own HTTP/2 client, one session by prior knowledge, as many streams at once
+    // as the benchmark runs.
+    const { Client } = await import('undici');
+    // `useH2c` is in undici 7's Client, not yet in its type definitions.
+    const c = new Client(new URL(url).origin, {
+      allowH2: true,
+      useH2c: true,
+      pipelining: CONCURRENCY,
+      maxConcurrentStreams: 100,
+    } as ConstructorParameters<typeof Client>[1]);
+    one = async () => {
+      const r = await c.request({ path: '/', method: 'GET' });
+      await r.body.text();
+    };
+    after = () => c.close();
   } else if (kind === 'node-http2') {
     const session = http2.connect(url);
     one = () =>
@@ -204,6 +221,53 @@ async function server(): Promise<void> {
   );
 }
 
+const H2_KINDS = ['weir-h2', 'undici-h2', 'node-http2'];
+const H2_NAMES: Record<string, string> = {
+  'weir-h2': 'weir (h2c)',
+  'undici-h2': 'undici Client (allowH2, useH2c)',
+  'node-http2': 'node:http2, one session',
+};
+
+/**
+ * HTTP/2: each client in PASSES interleaved passes; each pass's ratio to the node:http2
+ * session of the same pass, then the median and the range of those ratios, so that load
+ * from elsewhere lands on every client of a pass alike.
+ */
+async function http2Section(url: string): Promise<void> {
+  const passes = new Map<string, Record<string, number>[]>(H2_KINDS.map((k) => [k, []]));
+  for (let p = 0; p < PASSES; p++) {
+    for (const k of H2_KINDS) passes.get(k)!.push(await runClient(k, url));
+  }
+  const bare = passes.get('node-http2')!;
+  console.log(
+    `\nHTTP/2 (h2c), ${N} GETs with ${CONCURRENCY} concurrent streams, median of ${ROUNDS} rounds, ${PASSES} interleaved passes\n`,
+  );
+  table(
+    [
+      'client',
+      'req/s (median pass)',
+      'req/s (each pass)',
+      'x node:http2 (median)',
+      'x node:http2 (each pass)',
+      'client CPU µs/req',
+      'sessions',
+    ],
+    H2_KINDS.map((k) => {
+      const runs = passes.get(k)!;
+      const ratios = runs.map((r, i) => r.rps! / bare[i]!.rps!);
+      return [
+        H2_NAMES[k]!,
+        rate(median(runs.map((r) => r.rps!))),
+        runs.map((r) => rate(r.rps!)).join(' / '),
+        median(ratios).toFixed(2),
+        ratios.map((x) => x.toFixed(2)).join(' / '),
+        median(runs.map((r) => r.cpuUs!)).toFixed(1),
+        k === 'weir-h2' ? String(runs[0]!.opened) : '1',
+      ];
+    }),
+  );
+}
+
 async function main(): Promise<void> {
   const srv = spawn(process.execPath, ['--import', 'tsx', self, 'server'], {
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -214,6 +278,10 @@ async function main(): Promise<void> {
   const h1 = `http://127.0.0.1:${ports.h1}/`;
   const h2 = `http://127.0.0.1:${ports.h2}/`;
   try {
+    if (only === 'h2') {
+      await http2Section(h2);
+      return;
+    }
     const kinds = ['undici-pool', 'weir', 'weir-dispatcher', 'http-agent', 'agentkeepalive'];
     const passes = new Map<string, Record<string, number>[]>(kinds.map((k) => [k, []]));
     for (let p = 0; p < PASSES; p++) {
@@ -264,16 +332,7 @@ async function main(): Promise<void> {
     console.log(
       `\nweir: reuse rate ${(w.reuse! * 100).toFixed(2)}%, connections opened ${w.opened}, p99 acquire wait ${w.p99AcquireMs!.toFixed(3)} ms`,
     );
-    const wh2 = await runClient('weir-h2', h2);
-    const nh2 = await runClient('node-http2', h2);
-    console.log(`\nHTTP/2 (h2c), ${N} GETs with ${CONCURRENCY} concurrent streams\n`);
-    table(
-      ['client', 'req/s', 'x node:http2', 'sessions'],
-      [
-        ['weir (h2c)', rate(wh2.rps!), (wh2.rps! / nh2.rps!).toFixed(2), String(wh2.opened)],
-        ['node:http2, one session', rate(nh2.rps!), '1.00', '1'],
-      ],
-    );
+    await http2Section(h2);
     const mem = await runClient('weir-memory', h1);
     console.log(
       `\nmemory of 100 idle pooled connections (heap + external, after GC): ${(mem.bytes! / 1024 / 1024).toFixed(2)} MB (${mem.idle} idle)`,
@@ -284,6 +343,8 @@ async function main(): Promise<void> {
 }
 
 const [mode, kind, url] = process.argv.slice(2);
+/** `bench/http.ts h2` runs the HTTP/2 section alone. */
+const only = mode;
 if (mode === 'server') await server();
 else if (mode === 'client') await client(kind!, url!);
 else await main();

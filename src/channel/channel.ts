@@ -105,6 +105,16 @@ export class Channel<T> implements AsyncIterable<T>, Disposable {
     return this.#len;
   }
 
+  /** Senders waiting for room (or, at capacity 0, for a receiver) now. */
+  get blockedSenders(): number {
+    return this.#senders.size;
+  }
+
+  /** Receivers waiting for a value now. */
+  get blockedReceivers(): number {
+    return this.#receivers.size;
+  }
+
   /** Whether `close()` was called (buffered values may still be waiting to be received). */
   get closed(): boolean {
     return this.#closed;

@@ -9,6 +9,7 @@ import { HttpError } from './errors.js';
 import { acquireError } from './exchange.js';
 import { type Origin, originOf } from './origin.js';
 import type { OriginManager } from './origin-pool.js';
+import { forwardNodeRequest } from './proxy.js';
 import type { HttpPoolStats } from './types.js';
 
 /** What an agent needs from its {@link HttpPool}. */
@@ -62,6 +63,7 @@ class Lender {
       const h = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
       const port = options.port ?? (scheme === 'https:' ? 443 : 80);
       op = this.#source.agentOrigin(originOf(`${scheme}//${h}:${port}`));
+      if (op.forward !== null) forwardNodeRequest(req, op.forward, op.origin.key);
     } catch (error) {
       failed(error);
       return;

@@ -1,9 +1,12 @@
 import type { Socket } from 'node:net';
-import { buildConnector, Client } from 'undici';
+import type { buildConnector } from 'undici';
+import { Client } from 'undici';
 import type { TimerHandle } from '../internal/clock.js';
 import { abortReason, onAbort } from '../internal/signals.js';
+import { buildOriginConnector, type Connector, type OriginNetwork } from './connector.js';
 import { connectError, HttpError } from './errors.js';
 import { goawayError, makeGoawayGraceful, type SessionLike } from './goaway.js';
+import { H2Session } from './h2-session.js';
 import type { ResolvedOriginOptions } from './options.js';
 import type { Origin } from './origin.js';
 
@@ -89,8 +92,9 @@ const NODE = 2;
 
 /**
  * One pooled connection, which is one unit of the origin's `connections` budget: at most
- * one socket at a time, opened by weir and spoken on by undici's `Client` (HTTP/1.1 or
- * HTTP/2), or lent to Node's HTTP client by the pool's agent. weir decides when it opens,
+ * one socket at a time, opened by weir and spoken on by undici's `Client` (HTTP/1.1, and
+ * HTTP/2 with `h2Engine: 'undici'`), by a node:http2 session ({@link H2Session}, HTTP/2 by
+ * default), or lent to Node's HTTP client by the pool's agent. weir decides when it opens,
  * which requests it serves and when it retires.
  *
  * An HTTP/1.1 connection may open a new socket in place of its current one, never more
@@ -101,8 +105,11 @@ const NODE = 2;
  * @internal
  */
 export class Connection {
-  /** undici's protocol engine on the socket; replaced when an HTTP/2 session becomes HTTP/1.1. */
-  client: Client;
+  /**
+   * The protocol engine on the socket: undici's Client, or a node:http2 session
+   * (`h2Engine: 'node'`); replaced when an HTTP/2 session becomes HTTP/1.1.
+   */
+  client: Client | H2Session;
   /** True while the socket speaks HTTP/2 (ALPN or h2c): it serves many requests at once. */
   h2: boolean;
   /** The current socket. */
@@ -145,7 +152,37 @@ export class Connection {
     this.h2 = h2;
     this.socket = socket;
     this.#attach(socket, h2);
-    this.client = this.#makeClient(h2);
+    this.client =
+      h2 && env.options.h2Engine === 'node' ? this.#makeSession(socket) : this.#makeClient(h2);
+  }
+
+  /**
+   * Resolves when the connection can take requests: for a node:http2 session, once the
+   * server's first SETTINGS arrived (so its stream limit is known before the pool lends
+   * the session out). @throws {HttpError} `ERR_HTTP_CONNECT` if the session ends first.
+   */
+  ready(): Promise<void> | undefined {
+    return this.client instanceof H2Session ? this.client.ready : undefined;
+  }
+
+  #makeSession(socket: Socket): H2Session {
+    const gen = this.#gen;
+    // The session has the socket from now on.
+    this.#owner = UNDICI;
+    this.#undiciGen = gen;
+    const session = new H2Session(this.#env.origin, this.#env.options, socket, {
+      onGoaway: (code, lastStreamId) => this.#closedNow(gen, goawayError(code, lastStreamId)),
+      onClose: (error) => this.#closedNow(gen, error),
+      onStreamLimit: (limit) => {
+        if (gen !== this.#gen) return;
+        this.serverStreams = limit;
+        this.#env.hooks.onStreamLimit(this, limit);
+      },
+    });
+    session.ready.then(() => {
+      if (gen === this.#gen) this.serverStreams = session.serverStreams;
+    }, noop);
+    return session;
   }
 
   #makeClient(h2: boolean): Client {
@@ -341,7 +378,7 @@ export class Connection {
     // Its close is no news now: the connection lives on with the new socket.
     this.#gen++;
     if (this.#owner === UNDICI && this.h2) {
-      // An HTTP/2 session is closed by its Client (undici does not expect its socket to go
+      // An HTTP/2 session is closed by its engine (undici does not expect its socket to go
       // first); the HTTP/1.1 socket that replaces it gets a Client of its own.
       const session = this.client;
       this.client = this.#makeClient(false);
@@ -411,22 +448,19 @@ export class Connection {
   }
 }
 
-type Connector = ReturnType<typeof buildConnector>;
 type ConnectCallback = buildConnector.Callback;
 
-/** @internal Builds a socket opener of one origin; each keeps its own TLS session cache. */
+/**
+ * @internal Builds a socket opener of one origin. The origin's openers share `net`: its
+ * DNS cache, TLS sessions and proxy (see connector.ts).
+ */
 export function makeConnector(
   origin: Origin,
   o: ResolvedOriginOptions,
   offerH2: boolean,
+  net: OriginNetwork,
 ): Connector {
-  const tls = o.tls;
-  return buildConnector({
-    ...(tls as Record<string, unknown>),
-    rejectUnauthorized: tls.rejectUnauthorized ?? true,
-    allowH2: offerH2 && origin.protocol === 'https:' && o.allowH2,
-    timeout: o.connectTimeoutMs,
-  } as buildConnector.BuildOptions);
+  return buildOriginConnector(origin, o, offerH2, net);
 }
 
 function connectParams(origin: Origin, o: ResolvedOriginOptions): buildConnector.Options {
@@ -455,31 +489,61 @@ export function openConnection(
   return new Promise<Connection>((resolve, reject) => {
     let settled = false;
     let opening: Socket | undefined;
+    let aborting: (() => void) | undefined;
     const aborted = (reason: unknown): void => {
       if (settled) return;
       settled = true;
       // Not left to finish on its own: after close() no socket of the pool may stay open.
-      opening?.destroy();
+      if (aborting !== undefined) aborting();
+      else opening?.destroy();
       reject(reason);
     };
     if (signal.aborted) return aborted(abortReason(signal));
     const dispose = onAbort(signal, aborted);
     const connector = h1Only ? env.h1Connector : env.connector;
     opening = connector(connectParams(origin, o), (error, socket) => {
-      dispose();
       if (settled) {
         // Arrived after the pool gave up on it: nobody may use it.
         socket?.destroy();
         return;
       }
-      settled = true;
       if (error !== null || socket === null) {
+        settled = true;
+        dispose();
         reject(connectError(origin.key, error));
         return;
       }
       const s = socket as Socket & { alpnProtocol?: string | false };
       if (!h1Only && o.h2c && origin.protocol === 'http:') s.alpnProtocol = 'h2';
-      resolve(new Connection(env, s, s.alpnProtocol === 'h2'));
+      const conn = new Connection(env, s, s.alpnProtocol === 'h2');
+      const ready = conn.ready();
+      if (ready === undefined) {
+        settled = true;
+        dispose();
+        resolve(conn);
+        return;
+      }
+      // A node:http2 session: handed out once the server's SETTINGS arrived. An abort
+      // meanwhile (the pool's create timeout, its close) destroys it. The socket keeps the
+      // process alive until the pool puts the session in its idle set: the pool expects a
+      // new connection to hold the process, and nobody but the pool refs this one again.
+      s.ref();
+      ready.then(
+        () => {
+          if (settled) return;
+          settled = true;
+          dispose();
+          resolve(conn);
+        },
+        (e: unknown) => {
+          if (settled) return;
+          settled = true;
+          dispose();
+          void conn.destroy();
+          reject(e);
+        },
+      );
+      aborting = () => void conn.destroy();
     }) as unknown as Socket;
   });
 }

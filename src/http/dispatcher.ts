@@ -2,9 +2,16 @@ import type { Writable } from 'node:stream';
 import { Dispatcher } from 'undici';
 import type { Clock } from '../internal/clock.js';
 import { realClock } from '../internal/clock.js';
+import { kKeyedPool } from '../internal/introspect.js';
 import { checkKeys, checkObject, optionKeys } from '../internal/options.js';
 import { checkSignal, onAbort } from '../internal/signals.js';
-import { createKeyedPool, type KeyedPool, type SharedManagedPool } from '../managed/index.js';
+import {
+  createKeyedPool,
+  type KeyedPool,
+  type KeyedPoolHealth,
+  type SharedManagedPool,
+} from '../managed/index.js';
+import type { HealthOptions } from '../pool/index.js';
 import { WeirHttpAgent, WeirHttpsAgent } from './agent.js';
 import { type RequestBody, toDispatchBody } from './body.js';
 import { composedView } from './compose.js';
@@ -45,8 +52,9 @@ const REQUEST_KEYS = optionKeys<HttpRequestOptions>({
 
 /**
  * Per-origin pools of HTTP/1.1 keep-alive and HTTP/2 connections, on `weir/managed` (one
- * keyed pool of shared managed pools, one per origin) with undici's `Client` speaking the
- * protocol. It is an undici `Dispatcher`: pass it to
+ * keyed pool of shared managed pools, one per origin), with undici's `Client` speaking
+ * HTTP/1.1 and a `node:http2` session speaking HTTP/2 (see `h2Engine`; docs/http2.md).
+ * It is an undici `Dispatcher`: pass it to
  * `undici.request`, `undici.fetch` or `setGlobalDispatcher`. Create one with
  * {@link createHttpPool}.
  */
@@ -375,6 +383,20 @@ export class HttpPool extends Dispatcher {
     total.reuseRate =
       total.requests === 0 ? 0 : Math.max(0, (total.requests - total.opened) / total.requests);
     return total;
+  }
+
+  /**
+   * The health of every origin's pool (keyed by origin) and the worst of them (see
+   * `KeyedPool.health`; the breaker is the origin's).
+   * @throws {TypeError|RangeError} for bad options, naming the option.
+   */
+  health(options?: HealthOptions): KeyedPoolHealth<string> {
+    return this.#pools.health(options);
+  }
+
+  /** @internal The per-origin pools, for weir/metrics. */
+  [kKeyedPool](): KeyedPool<string, Connection, OriginManager> {
+    return this.#pools;
   }
 
   /**

@@ -27,6 +27,9 @@ export type HttpErrorCode = Extract<WeirErrorCode, `ERR_HTTP_${string}`>;
  * | `ERR_HTTP_UNREAD_BODY` | a response body was not read within `unreadBodyTimeoutMs` and was discarded |
  * | `ERR_HTTP_CLOSED` | the pool is closed |
  * | `ERR_HTTP_STATUS` | `download`/`upload` got a status outside 2xx |
+ * | `ERR_HTTP_PROXY` | the proxy could not be reached, or refused the CONNECT tunnel |
+ * | `ERR_HTTP_PROXY_AUTH` | the proxy answered 407 Proxy Authentication Required |
+ * | `ERR_HTTP_NO_HEALTHY_UPSTREAM` | a balanced pool with `panic: 'fail'` had no healthy endpoint |
  */
 export class HttpError extends WeirError {
   /** Stable machine-readable code, e.g. `ERR_HTTP_SOCKET`. */
@@ -59,6 +62,8 @@ export function codeOf(error: unknown): string | undefined {
 
 /** Maps a failure to open a connection onto an {@link HttpError}. */
 export function connectError(origin: string, error: unknown): HttpError {
+  // Already named (a proxy's refusal): as it is.
+  if (error instanceof HttpError) return error;
   const code = codeOf(error);
   if (code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'ERR_TIMEOUT') {
     return new HttpError(

@@ -13,8 +13,10 @@ import {
 } from './errors.js';
 import type { LegacyHandler } from './handler.js';
 import type { OriginManager } from './origin-pool.js';
+import { absoluteForm, proxyAuthError } from './proxy.js';
 
-const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
+/** @internal The methods whose requests weir may send twice (RFC 9110 §9.2.2). */
+export const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 
 /** A body that can be sent a second time: absent, a string or bytes (not a stream). */
 export function isReplayable(body: unknown): boolean {
@@ -190,7 +192,9 @@ export class Exchange implements LegacyHandler {
     // Reused unless the Client asks for a socket for this request (and one is opened for it).
     conn.fresh = false;
     try {
-      conn.client.dispatch(this.#opts, this as Dispatcher.DispatchHandler);
+      const f = this.#origin.forward;
+      const opts = f === null ? this.#opts : absoluteForm(this.#opts, f);
+      conn.client.dispatch(opts, this as Dispatcher.DispatchHandler);
     } catch (error) {
       this.onError(error as Error);
     }
@@ -228,6 +232,12 @@ export class Exchange implements LegacyHandler {
 
   onHeaders(status: number, raw: Buffer[], resume: () => void, statusText: string): boolean {
     this.#started = true;
+    const f = this.#origin.forward;
+    if (status === 407 && f !== null) {
+      // Only a proxy answers 407: the request never reached the origin.
+      this.#thrown = proxyAuthError(f.route.key, this.#origin.origin.key);
+      throw this.#thrown;
+    }
     // HTTP/1.1 only: each response may renew or drop the server's idle-timeout hint.
     const conn = this.#conn;
     if (conn !== null && !conn.h2 && status >= 200) {

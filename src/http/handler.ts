@@ -8,6 +8,10 @@ import type { Dispatcher } from 'undici';
  */
 export interface LegacyHandler {
   onConnect?(abort: (reason?: unknown) => void, context?: unknown): void;
+  /** A chunk of the request body was written (undici's Client and the HTTP/2 session call it). */
+  onBodySent?(chunk: unknown): void;
+  /** The whole request was written. */
+  onRequestSent?(): void;
   onResponseStarted?(): void;
   onHeaders?(
     statusCode: number,

@@ -11,6 +11,8 @@ import {
   optionKeys,
 } from '../internal/options.js';
 import { CIRCUIT_BREAKER_KEYS, type CircuitBreakerOptions } from '../resilience/breaker.js';
+import { checkDnsOptions, type HttpDnsOptions } from './dns.js';
+import { type HttpProxyOption, parseProxyUrl } from './proxy.js';
 
 /** TLS settings of an https origin; passed to `tls.connect`. */
 export interface HttpTlsOptions {
@@ -30,6 +32,13 @@ export interface HttpTlsOptions {
   servername?: string;
   /** Lowest TLS version accepted. @default Node's (`TLSv1.2`) */
   minVersion?: ConnectionOptions['minVersion'];
+  /**
+   * Resume the origin's last TLS session on a new connection (an abbreviated handshake:
+   * no certificate exchange, one round trip less on TLS 1.2). The origin keeps its newest
+   * session and offers it on every connection it opens; `stats()` counts
+   * `tlsHandshakes` and `tlsResumed`. @default true
+   */
+  resumeSessions?: boolean;
 }
 
 /** Settings of the pool of one origin; every field can also be set per origin. */
@@ -83,10 +92,34 @@ export interface OriginOptions {
   /** Speak HTTP/2 without TLS (h2c, prior knowledge) to an http origin. @default false */
   h2c?: boolean;
   /**
-   * Most concurrent streams per HTTP/2 session; the server's own `maxConcurrentStreams`
-   * lowers it once its SETTINGS arrive. @default 100
+   * Most concurrent streams per HTTP/2 session: how many requests one pooled session serves
+   * at once (its lease count). The server's own `maxConcurrentStreams` lowers it; with the
+   * default engine the server's SETTINGS are known before the session serves its first
+   * request. 100 is a starting point (RFC 9113 §6.5.2 recommends servers allow at least
+   * 100). An integer from 1 to 2,147,483,647. @default 100
    */
   maxConcurrentStreams?: number;
+  /**
+   * HTTP/2 flow control: the window each stream starts with (`SETTINGS_INITIAL_WINDOW_SIZE`),
+   * in bytes: how much of one response the server may send before the client reads it.
+   * 65,536 is a starting point for small and medium responses; raise it (with
+   * `connectionWindowSize`) for large downloads over links with a long round trip. An
+   * integer from 0 to 2,147,483,647. @default 65_536 bytes
+   */
+  initialWindowSize?: number;
+  /**
+   * HTTP/2 flow control: the window of the whole session, shared by its streams, in bytes
+   * (widened from the protocol's 65,535 by a WINDOW_UPDATE as the session opens). Keep it
+   * at least `initialWindowSize`, or one stream's response can hold back the others. An
+   * integer from 65,535 to 2,147,483,647. @default 131_072 bytes
+   */
+  connectionWindowSize?: number;
+  /**
+   * What carries HTTP/2 sessions: `'node'` (the pool drives a `node:http2` session behind
+   * the same Dispatcher surface; about twice as fast as undici's) or `'undici'` (undici's
+   * own HTTP/2 client). @default 'node'
+   */
+  h2Engine?: 'node' | 'undici';
   /**
    * Let the process exit while the pool holds only idle connections: their sockets are
    * unref'd (as undici and Node's own agents do), so an idle pool, pre-opened
@@ -104,6 +137,32 @@ export interface OriginOptions {
    * connects. `false` turns it off. @default false
    */
   breaker?: false | CircuitBreakerOptions;
+  /**
+   * Send the origin's connections through a proxy: a URL (`http://user:pass@proxy:3128`;
+   * its user and password become `Proxy-Authorization: Basic`), `'fromEnv'` to take it from
+   * `HTTPS_PROXY`/`HTTP_PROXY` and `NO_PROXY` (lower-case spellings first) when the origin's
+   * pool is made, or `false`. https origins (and h2c) go through a CONNECT tunnel, TLS
+   * end to end with the origin; http origins are forwarded: plain HTTP/1.1 to the proxy,
+   * requests in absolute form. Tunnelled or forwarded, each connection is one of the
+   * origin's pool: `connections`, the queue, the timeouts and `stats()` hold as without a
+   * proxy. A proxy that cannot be reached or refuses the tunnel fails with
+   * `ERR_HTTP_PROXY`, one that answers 407 with `ERR_HTTP_PROXY_AUTH`. @default false
+   */
+  proxy?: HttpProxyOption;
+  /**
+   * Origins that bypass `proxy`: host names separated by commas or spaces, each matching
+   * itself and its subdomains, optionally with a port (`internal.example:8443`); `*` for
+   * every origin. With `proxy: 'fromEnv'` it defaults to `NO_PROXY`. @default none
+   */
+  noProxy?: string;
+  /**
+   * A DNS cache for the origin's host name (see {@link HttpDnsOptions}): resolved at most
+   * once per `ttlMs`, every address tried in turn when one refuses (the one that refused
+   * is tried last afterwards), so that connections opened after a change (new ones, and
+   * those replacing connections retired at `maxLifetimeMs`) go to the new addresses.
+   * `false` resolves on every connection, as Node does. @default { ttlMs: 10_000 }
+   */
+  dns?: false | HttpDnsOptions;
 }
 
 /** Options of {@link createHttpPool}: defaults for every origin plus per-origin overrides. */
@@ -128,6 +187,7 @@ const TLS_KEYS = optionKeys<HttpTlsOptions>({
   rejectUnauthorized: 1,
   servername: 1,
   minVersion: 1,
+  resumeSessions: 1,
 });
 const originKeys: KeyList<OriginOptions> = {
   connections: 1,
@@ -143,12 +203,19 @@ const originKeys: KeyList<OriginOptions> = {
   allowH2: 1,
   h2c: 1,
   maxConcurrentStreams: 1,
+  initialWindowSize: 1,
+  connectionWindowSize: 1,
+  h2Engine: 1,
   allowExitOnIdle: 1,
   tls: 1,
   breaker: 1,
+  proxy: 1,
+  noProxy: 1,
+  dns: 1,
 };
 const ORIGIN_KEYS = optionKeys(originKeys);
-const HTTP_POOL_KEYS = optionKeys<HttpPoolOptions>({
+/** @internal The keys of {@link HttpPoolOptions}, for pools that take them and more. */
+export const HTTP_POOL_KEYS = optionKeys<HttpPoolOptions>({
   ...originKeys,
   origins: 1,
   name: 1,
@@ -170,9 +237,15 @@ export interface ResolvedOriginOptions {
   allowH2: boolean;
   h2c: boolean;
   maxConcurrentStreams: number;
+  initialWindowSize: number;
+  connectionWindowSize: number;
+  h2Engine: 'node' | 'undici';
   allowExitOnIdle: boolean;
   tls: HttpTlsOptions;
   breaker: false | CircuitBreakerOptions;
+  proxy: HttpProxyOption;
+  noProxy: string | undefined;
+  dns: false | HttpDnsOptions;
   clock: Clock;
 }
 
@@ -180,6 +253,27 @@ function checkBool(name: string, value: unknown, fallback: boolean): boolean {
   if (value === undefined) return fallback;
   if (typeof value !== 'boolean') {
     throw new TypeError(`Expected \`${name}\` to be a boolean, got ${describe(value)}`);
+  }
+  return value;
+}
+
+/** The largest value of an HTTP/2 window or stream count (RFC 9113 §6.5.2, §6.9.1). */
+const H2_MAX = 2 ** 31 - 1;
+
+function checkWindow(name: string, value: unknown, min: number): number {
+  const n = checkInt(name, value, min);
+  if (n > H2_MAX) {
+    throw new RangeError(
+      `Expected \`${name}\` to be an integer from ${min} to ${H2_MAX} (HTTP/2's limit), got ${describe(value)}`,
+    );
+  }
+  return n;
+}
+
+function checkEngine(value: unknown): 'node' | 'undici' {
+  if (value === undefined) return 'node';
+  if (value !== 'node' && value !== 'undici') {
+    throw new TypeError(`Expected \`h2Engine\` to be 'node' or 'undici', got ${describe(value)}`);
   }
   return value;
 }
@@ -206,6 +300,13 @@ export function resolveOriginOptions(
     );
   }
   const clock = base.clock ?? realClock;
+  const proxy = o.proxy ?? false;
+  if (proxy !== false && proxy !== 'fromEnv') parseProxyUrl(proxy);
+  if (o.noProxy !== undefined && typeof o.noProxy !== 'string') {
+    throw new TypeError(`Expected \`noProxy\` to be a string, got ${describe(o.noProxy)}`);
+  }
+  const tls = { ...base.tls, ...override?.tls };
+  checkBool('tls.resumeSessions', tls.resumeSessions, true);
   return {
     connections,
     minConnections,
@@ -219,10 +320,20 @@ export function resolveOriginOptions(
     unreadBodyTimeoutMs: checkMs('unreadBodyTimeoutMs', o.unreadBodyTimeoutMs ?? 30_000, 0),
     allowH2: checkBool('allowH2', o.allowH2, true),
     h2c: checkBool('h2c', o.h2c, false),
-    maxConcurrentStreams: checkInt('maxConcurrentStreams', o.maxConcurrentStreams ?? 100, 1),
+    maxConcurrentStreams: checkWindow('maxConcurrentStreams', o.maxConcurrentStreams ?? 100, 1),
+    initialWindowSize: checkWindow('initialWindowSize', o.initialWindowSize ?? 65_536, 0),
+    connectionWindowSize: checkWindow(
+      'connectionWindowSize',
+      o.connectionWindowSize ?? 131_072,
+      65_535,
+    ),
+    h2Engine: checkEngine(o.h2Engine),
     allowExitOnIdle: checkBool('allowExitOnIdle', o.allowExitOnIdle, true),
-    tls: { ...base.tls, ...override?.tls },
+    tls,
     breaker: o.breaker ?? false,
+    proxy,
+    noProxy: o.noProxy,
+    dns: checkDnsOptions(o.dns),
     clock,
   };
 }

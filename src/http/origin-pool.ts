@@ -9,9 +9,11 @@ import {
   makeConnector,
   openConnection,
 } from './connection.js';
+import { type OriginNetwork, originNetwork } from './connector.js';
 import { statsCode } from './errors.js';
 import type { ResolvedOriginOptions } from './options.js';
 import type { Origin } from './origin.js';
+import { type Forwarding, forwardingOf } from './proxy.js';
 
 /** Statistics of one origin's pool. Counts are totals since the pool was created. */
 export interface OriginStats {
@@ -51,6 +53,12 @@ export interface OriginStats {
   h2Streams: number[];
   /** Failed requests by error code. */
   errors: Record<string, number>;
+  /** TLS handshakes of the origin's connections (https only). */
+  tlsHandshakes: number;
+  /** Of those, how many resumed a kept session (see `tls.resumeSessions`). */
+  tlsResumed: number;
+  /** The proxy the origin's connections go through (`scheme://host:port`), if any. */
+  proxy: string | undefined;
   /** The underlying `weir/pool` snapshot (waits, timeouts, breaker state). */
   pool: PoolStats;
 }
@@ -77,16 +85,23 @@ export class OriginManager implements Manager<Connection> {
   readonly errors = new Map<string, number>();
   /** Agent requests waiting for a connection: new connections then offer HTTP/1.1 only. */
   #agentWaiting = 0;
+  /** The origin's DNS cache, TLS sessions and proxy. */
+  readonly network: OriginNetwork;
+  /** Set when an http origin's requests go in absolute form to a forwarding proxy. */
+  readonly forward: Forwarding | null;
 
   constructor(origin: Origin, options: ResolvedOriginOptions, name: string) {
     this.origin = origin;
     this.options = options;
     this.#name = name;
+    const network = originNetwork(origin, options);
+    this.network = network;
+    this.forward = forwardingOf(origin, network.route);
     this.#env = {
       origin,
       options,
-      connector: makeConnector(origin, options, true),
-      h1Connector: makeConnector(origin, options, false),
+      connector: makeConnector(origin, options, true, network),
+      h1Connector: makeConnector(origin, options, false, network),
       hooks: {
         onClose: (conn) => {
           // An HTTP/1.1 connection with a request on it is left to that request: it reopens
@@ -116,7 +131,8 @@ export class OriginManager implements Manager<Connection> {
       options: {
         shared: {
           maxLeases: mayBeH2 ? streams : 1,
-          leaseLimit: (conn) => (conn.h2 ? streams : 1),
+          // A node:http2 session knows the server's limit before it is lent out.
+          leaseLimit: (conn) => (conn.h2 ? Math.min(conn.serverStreams ?? streams, streams) : 1),
         },
         min: o.minConnections,
         max: o.connections,
@@ -247,6 +263,9 @@ export class OriginManager implements Manager<Connection> {
       retries: this.retries,
       h2Streams,
       errors: Object.fromEntries(this.errors),
+      tlsHandshakes: this.network.sessions.handshakes,
+      tlsResumed: this.network.sessions.resumed,
+      proxy: this.network.route?.key,
       pool: p,
     };
   }

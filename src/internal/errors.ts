@@ -40,6 +40,9 @@ export type WeirErrorCode =
   | 'ERR_HTTP_UNREAD_BODY'
   | 'ERR_HTTP_CLOSED'
   | 'ERR_HTTP_STATUS'
+  | 'ERR_HTTP_PROXY'
+  | 'ERR_HTTP_PROXY_AUTH'
+  | 'ERR_HTTP_NO_HEALTHY_UPSTREAM'
   // weir/json
   | 'ERR_JSON_ENCODE'
   | 'ERR_JSON_PARSE'
@@ -75,7 +78,11 @@ export type WeirErrorCode =
   | 'ERR_REDIS_LEASE_LOST'
   | 'ERR_REDIS_CLOSED'
   // weir/dashboard
-  | 'ERR_DASHBOARD_OPTION';
+  | 'ERR_DASHBOARD_OPTION'
+  // weir/metrics
+  | 'ERR_METRICS_DUPLICATE_NAME'
+  | 'ERR_METRICS_NAME_TAKEN'
+  | 'ERR_REDIS_CHANNEL_FULL';
 
 // A registry-wide brand, so that two copies of weir loaded in one process still
 // recognise each other's errors (undici does the same).

@@ -16,6 +16,7 @@ import { isSource, openSource, type Source } from '../stream/sources.js';
 import { Stream } from '../stream/stream.js';
 import { BufferPool } from './buffer-pool.js';
 import { JsonEncodeError } from './errors.js';
+import { checkMetrics, type JsonStreamMetrics, MeteredPull } from './metered.js';
 
 /** Options of {@link jsonArray} and {@link ndjson}. */
 export interface EncodeOptions<T, U = T> {
@@ -39,6 +40,11 @@ export interface EncodeOptions<T, U = T> {
   bufferPool?: BufferPool | undefined;
   /** Aborting it fails the stream with `signal.reason` and closes the source. */
   signal?: AbortSignal | undefined;
+  /**
+   * Hooks told of each chunk and its bytes, a failure, and the stream's end and duration
+   * (see {@link JsonStreamMetrics}). Without it the stream is not measured at all.
+   */
+  metrics?: JsonStreamMetrics | undefined;
 }
 
 /** Options of {@link ndjson}. */
@@ -57,6 +63,7 @@ const ENCODE_KEYS = optionKeys<EncodeOptions<unknown>>({
   chunkBytes: 1,
   bufferPool: 1,
   signal: 1,
+  metrics: 1,
 });
 const NDJSON_KEYS = optionKeys<NdjsonOptions<unknown>>({
   transform: 1,
@@ -64,6 +71,7 @@ const NDJSON_KEYS = optionKeys<NdjsonOptions<unknown>>({
   bufferPool: 1,
   signal: 1,
   errorLine: 1,
+  metrics: 1,
 });
 
 const DEFAULT_CHUNK = 32 * 1024;
@@ -390,6 +398,7 @@ function encoder<T, U>(
     false,
   );
   const signal = checkSignal(options?.signal);
+  const metrics = checkMetrics(options?.metrics);
   const given = options?.bufferPool;
   if (given !== undefined && !(given instanceof BufferPool)) {
     throw new TypeError('Expected `bufferPool` to be a BufferPool');
@@ -410,18 +419,18 @@ function encoder<T, U>(
   // Checked now, so a wrong source fails at the call (with stream()'s TypeError naming
   // what it got), not at the first pull.
   if (!isSource(source)) openSource(source, undefined as never);
-  const body = new Stream<Uint8Array>(
-    (run: Run) =>
-      new EncodePull(
-        openSource<unknown>(source, run),
-        fmt,
-        transform,
-        pool,
-        chunkBytes,
-        signal,
-        errorLine,
-      ),
-  );
+  const body = new Stream<Uint8Array>((run: Run) => {
+    const pull = new EncodePull(
+      openSource<unknown>(source, run),
+      fmt,
+      transform,
+      pool,
+      chunkBytes,
+      signal,
+      errorLine,
+    );
+    return metrics === undefined ? pull : new MeteredPull(pull, metrics);
+  });
   contentTypes.set(body, contentType);
   return body;
 }

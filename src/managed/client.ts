@@ -1,6 +1,6 @@
 // The base of a client whose verbs run on a managed pool (a database client, a WebSocket
 // client): the verbs are the subclass's; stats, drain, close and `await using` are here.
-import type { PoolStats } from '../pool/index.js';
+import type { HealthOptions, PoolHealth, PoolStats } from '../pool/index.js';
 import type { ManagedPool } from './managed-pool.js';
 import type { Manager } from './manager.js';
 
@@ -30,6 +30,14 @@ export class PooledClient<C, M extends Manager<C> = Manager<C>> implements Async
   /** The pool's stats (see `ManagedPool.stats`). */
   stats(): PoolStats {
     return this.pool.stats();
+  }
+
+  /**
+   * How the pool is doing (see `ManagedPool.health`).
+   * @throws {TypeError|RangeError} for bad options, naming the option.
+   */
+  health(options?: HealthOptions): PoolHealth {
+    return this.pool.health(options);
   }
 
   /** Graceful shutdown of every connection (see `ManagedPool.drain`). @default timeoutMs 30_000 */

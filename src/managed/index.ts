@@ -6,6 +6,7 @@ export {
   createKeyedPool,
   KeyedPool,
   type KeyedPoolEvents,
+  type KeyedPoolHealth,
   type KeyedPoolOptions,
   type KeyedPoolSpec,
   type KeyedPoolStats,

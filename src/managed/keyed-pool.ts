@@ -4,7 +4,15 @@ import type { Clock, TimerHandle } from '../internal/clock.js';
 import { realClock } from '../internal/clock.js';
 import { Emitter } from '../internal/emitter.js';
 import { checkFn, checkInt, checkMs, checkObject } from '../internal/options.js';
-import { type AcquireOptions, type Lease, PoolClosedError, type PoolStats } from '../pool/index.js';
+import { type HealthLevel, worse } from '../pool/health.js';
+import {
+  type AcquireOptions,
+  type HealthOptions,
+  type Lease,
+  PoolClosedError,
+  type PoolHealth,
+  type PoolStats,
+} from '../pool/index.js';
 import { Budget, type Member } from './budget.js';
 import { ManagedPool, SharedManagedPool } from './managed-pool.js';
 import type { Manager } from './manager.js';
@@ -101,6 +109,19 @@ export interface KeyedPoolStats<K> {
   total: KeyedTotals;
   /** Each key's pool snapshot. */
   pools: { key: K; stats: PoolStats }[];
+}
+
+/**
+ * What {@link KeyedPool.health} returns: the worst level of any key's pool, every reason
+ * prefixed with its key, and each key's own health.
+ * @example
+ * const { level, reasons } = keyed.health();
+ */
+export interface KeyedPoolHealth<K> {
+  name: string;
+  level: HealthLevel;
+  reasons: string[];
+  pools: { key: K; health: PoolHealth }[];
 }
 
 /**
@@ -212,6 +233,11 @@ export class KeyedPool<K, C, M extends Manager<C> = Manager<C>>
     return this.#entries.keys();
   }
 
+  /** Every key and its pool now, without making one and without counting as a use. */
+  *entries(): IterableIterator<[K, ManagedPool<C, M>]> {
+    for (const e of this.#entries.values()) yield [e.key, e.pool];
+  }
+
   /**
    * The pool of `key`, made on first use (and counted as a use of the key).
    * @throws {PoolClosedError} `ERR_POOL_CLOSED` for a new key once the keyed pool drains.
@@ -288,6 +314,28 @@ export class KeyedPool<K, C, M extends Manager<C> = Manager<C>>
       total,
       pools,
     };
+  }
+
+  /**
+   * The health of every key's pool (see `ManagedPool.health`), and the worst of them; a
+   * keyed pool that is draining or closed is failing.
+   * @throws {TypeError|RangeError} for bad options, naming the option.
+   */
+  health(options?: HealthOptions): KeyedPoolHealth<K> {
+    let level: HealthLevel = 'ok';
+    const reasons: string[] = [];
+    if (this.#state !== OPEN) {
+      level = 'failing';
+      reasons.push(`the keyed pool is ${this.#state === DRAINING ? 'draining' : 'closed'}`);
+    }
+    const pools: { key: K; health: PoolHealth }[] = [];
+    for (const e of this.#entries.values()) {
+      const health = e.pool.health(options);
+      pools.push({ key: e.key, health });
+      level = worse(level, health.level);
+      for (const r of health.reasons) reasons.push(`${String(e.key)}: ${r}`);
+    }
+    return { name: this.#name, level, reasons, pools };
   }
 
   /**

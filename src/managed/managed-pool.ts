@@ -10,9 +10,11 @@ import {
   type AcquireOptions,
   CreateFailedError,
   createPool,
+  type HealthOptions,
   type Lease,
   type Pool,
   type PoolEvents,
+  type PoolHealth,
   type PoolOptions,
   type PoolStats,
 } from '../pool/index.js';
@@ -202,6 +204,15 @@ export class ManagedPool<C, M extends Manager<C> = Manager<C>> implements AsyncD
   /** A cheap snapshot of the pool's size, activity and totals (see `weir/pool`). */
   stats(): PoolStats {
     return this.#core.stats();
+  }
+
+  /**
+   * How the pool is doing: `ok`, `degraded` or `failing`, with the reasons (see
+   * `Pool.health` and docs/metrics.md).
+   * @throws {TypeError|RangeError} for bad options, naming the option.
+   */
+  health(options?: HealthOptions): PoolHealth {
+    return this.#core.health(options);
   }
 
   /** Adds a listener for one of the pool's events; returns a function that removes it. */

@@ -84,16 +84,13 @@ export class PgManager implements Manager<PgConnection> {
     };
     client.on('error', lost);
     client.on('end', () => lost(undefined));
-    const dispose = onAbort(signal, () => void endQuietly(client));
     try {
       if (signal.aborted) throw abortReason(signal);
-      await client.connect();
+      await connectOrAbort(client, signal);
       if (signal.aborted) throw abortReason(signal);
     } catch (error) {
       await endQuietly(client);
       throw error;
-    } finally {
-      dispose();
     }
     return conn;
   }
@@ -145,6 +142,37 @@ export class PgManager implements Manager<PgConnection> {
   unref(conn: PgConnection): void {
     (conn.client as unknown as Refable).unref();
   }
+}
+
+/**
+ * `client.connect()`, rejecting with the signal's reason as soon as it aborts. node-postgres
+ * never settles a connect whose client is ended before the server answered (its `end`
+ * handler skips the connect callback once `end()` was called), so waiting for the connect
+ * itself after an abort would hang the caller, and whatever it holds for the connection
+ * (a fleet-wide permit, room in a budget) would never be given back.
+ */
+function connectOrAbort(client: pg.Client, signal: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const dispose = onAbort(signal, (reason) => {
+      // A server that has not answered may never answer the Terminate that a graceful
+      // end() sends and waits on: the socket is destroyed instead, which ends the client.
+      (
+        client as unknown as { connection?: { stream?: { destroy(): void } } }
+      ).connection?.stream?.destroy();
+      void endQuietly(client);
+      reject(reason);
+    });
+    client.connect().then(
+      () => {
+        dispose();
+        resolve();
+      },
+      (error: unknown) => {
+        dispose();
+        reject(error);
+      },
+    );
+  });
 }
 
 async function endQuietly(client: pg.Client): Promise<void> {

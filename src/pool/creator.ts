@@ -217,6 +217,7 @@ export class Creator<T> {
     }
     this.#failures++;
     this.#totals.createErrors++;
+    this.#totals.recent.createErrors.record(this.#o.clock.now());
     this.#lastError = error;
     if (job.permit) this.#breaker!.recordFailure(error);
     const o = this.#o;

@@ -5,6 +5,7 @@ export {
   WeirError,
   type WeirErrorCode,
 } from '../internal/errors.js';
+export { POOL_CHANNELS, type PoolChannelMessage } from './diagnostics.js';
 export {
   CreateFailedError,
   PoolClosedError,
@@ -12,6 +13,14 @@ export {
   type PoolState,
   PoolTimeoutError,
 } from './errors.js';
+export type {
+  HealthFigures,
+  HealthLevel,
+  HealthOptions,
+  HealthThreshold,
+  PoolBreakerState,
+  PoolHealth,
+} from './health.js';
 export { Lease } from './lease.js';
 export type { AutoscaleOptions, PoolOptions } from './options.js';
 export { type AcquireOptions, createPool, type DestroyReason, Pool } from './pool.js';

@@ -12,7 +12,7 @@ import {
   type KeyList,
   optionKeys,
 } from '../internal/options.js';
-import { checkSignal } from '../internal/signals.js';
+import { abortReason, checkSignal } from '../internal/signals.js';
 import {
   CIRCUIT_BREAKER_KEYS,
   CircuitBreaker,
@@ -432,4 +432,13 @@ export function checkAcquireOptions(options: AcquireOptions): boolean {
     );
   }
   return false;
+}
+
+/** A rejection for bad or already aborted acquire `options`, or null to go on. */
+export function refuseAcquire(options: AcquireOptions): Promise<never> | null {
+  try {
+    return checkAcquireOptions(options) ? Promise.reject(abortReason(options.signal!)) : null;
+  } catch (error) {
+    return Promise.reject(error);
+  }
 }

@@ -1,27 +1,27 @@
 // The pool: its public API, and the core that serves waiters from free resources, grows
 // towards demand and takes resources back. Creating, the hooks, housekeeping,
 // autoscaling and the weight budget are parts of their own that call back into it.
-import { Emitter } from '../internal/emitter.js';
 import { isWeirError } from '../internal/errors.js';
 import { checkInt, checkKeys, checkMs, checkObject, optionKeys } from '../internal/options.js';
-import { abortReason } from '../internal/signals.js';
 import { Autoscaler, type AutoscalerHost } from './autoscaler.js';
 import { Creator, type CreatorHost } from './creator.js';
+import { PoolEmitter } from './diagnostics.js';
 import { PoolClosedError, type PoolState } from './errors.js';
+import { assessHealth, type HealthOptions, type PoolHealth } from './health.js';
 import { Hooks, type HooksHost, waitAtMost } from './hooks.js';
 import { IdleSet, type IdleSetHost } from './idle-set.js';
 import { callerStack, type Entry, kReturn, Lease, type LeaseOwner, watchLeak } from './lease.js';
 import {
   type AcquireOptions,
-  checkAcquireOptions,
   type PoolOptions,
   type ResolvedPoolOptions,
+  refuseAcquire,
   resolveOptions,
 } from './options.js';
 import { Reaper, type ReaperHost } from './reaper.js';
 import { Recycler, type RecyclerHost } from './recycler.js';
 import { type DestroyReason, FREE, type Slot } from './slot.js';
-import { type PoolEvents, type PoolStats, summarize, Totals, WaitSamples } from './stats.js';
+import { type PoolStats, summarize, Totals, WaitSamples } from './stats.js';
 import { newWaiter, type QueueHost, type Waiter, WaiterQueue } from './waiters.js';
 import { WeightBudget } from './weight.js';
 
@@ -52,10 +52,12 @@ const DRAIN_KEYS = optionKeys<{ timeoutMs?: number }>({ timeoutMs: 1 });
  * are reused warmest-first, a released resource goes straight to the oldest waiter, and
  * every wait can be aborted or timed out without leaving anything behind.
  */
-export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
+export class Pool<T> extends PoolEmitter<T> implements LeaseOwner<T> {
   readonly #o: ResolvedPoolOptions<T>;
   /** Leak detection is on: acquirers' stacks are taken. */
   readonly #watchLeaks: boolean;
+  /** A resource may serve several borrowers (a fixed or per-resource lease limit). */
+  readonly #shared: boolean;
   #min: number;
   #max: number;
   #state = OPEN;
@@ -90,6 +92,7 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
     const o = resolveOptions(options);
     this.#o = o;
     this.#watchLeaks = o.leakDetectionMs !== Number.POSITIVE_INFINITY;
+    this.#shared = o.maxLeasesPerResource > 1 || o.leaseLimit !== undefined;
     this.#min = o.min;
     this.#max = o.max;
     this.#sampleMask = o.statsSampleEvery - 1;
@@ -97,6 +100,11 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
     const host: Host<T> = {
       isOpen: () => this.#state === OPEN,
       pump: () => this.#pump(),
+      // Behind others, with nothing idle and no room to create, a newcomer changes nothing.
+      joined: () => {
+        const full = this.#slots.size + this.#creator.size >= this.#max;
+        if (!full || this.#idle.length > 0 || this.#shared) this.#pump();
+      },
       destroy: (slot, reason, error?: unknown) => this.#destroy(slot, reason, error),
       grant: (w, slot) => this.#grant(w, slot),
       servable: () => this.#servable(),
@@ -126,7 +134,7 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
         this.emit('validationFailure', { resource: slot.value, error });
       },
     };
-    this.#idle = new IdleSet(o, this.#slots, host);
+    this.#idle = new IdleSet(o, host);
     this.#waiters = new WaiterQueue<T>(o, this.#totals, host);
     this.#budget =
       o.weigh === undefined
@@ -176,18 +184,16 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
   acquire(options?: AcquireOptions): Promise<Lease<T>> {
     if (this.#state !== OPEN) return Promise.reject(new PoolClosedError(this.#o.name));
     if (options !== undefined) {
-      try {
-        if (checkAcquireOptions(options)) return Promise.reject(abortReason(options.signal!));
-      } catch (error) {
-        return Promise.reject(error);
-      }
+      const refused = refuseAcquire(options);
+      if (refused !== null) return refused;
     }
-    // Fast path: nobody is ahead of us and a resource is ready without validation.
+    // Fast path: nobody is ahead of us and a resource is ready without validation. Kept
+    // to a few small calls that V8 inlines: most acquires of a busy service end here.
     if (this.#waiters.size === 0) {
-      const lease = this.#lendReady(Pool.prototype.acquire);
-      if (lease !== null) return Promise.resolve(lease);
+      const slot = this.#idle.takeReady();
+      if (slot !== null) return Promise.resolve(this.#lendNow(slot, this.#leakStack(ACQUIRE)));
     }
-    return this.#waiters.enqueue(options, this.#leakStack(Pool.prototype.acquire));
+    return this.#waiters.enqueue(options, this.#leakStack(ACQUIRE));
   }
 
   /**
@@ -198,7 +204,8 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
    */
   tryAcquire(): Lease<T> | null {
     if (this.#state !== OPEN || this.#waiters.size !== 0) return null;
-    return this.#lendReady(Pool.prototype.tryAcquire);
+    const slot = this.#idle.takeReady();
+    return slot === null ? null : this.#lendNow(slot, this.#leakStack(TRY_ACQUIRE));
   }
 
   /**
@@ -273,6 +280,7 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
     const slot = this.#byValue.get(resource);
     if (slot === undefined || slot.destroyed) return false;
     slot.maxLeases = limit;
+    this.#idle.track(slot);
     this.#creator.expectedLeases = limit;
     if (this.#state === OPEN && slot.leases > 0 && slot.busy === FREE && slot.retire === null) {
       this.#recycler.fillShared(slot);
@@ -307,6 +315,15 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
   }
 
   /**
+   * How the pool is doing (`ok`, `degraded`, `failing`), why, and the figures judged (see
+   * `HealthOptions` and docs/metrics.md). The acquire path pays nothing for it.
+   * @throws {TypeError|RangeError} for bad options, naming the option.
+   */
+  health(options?: HealthOptions): PoolHealth {
+    return assessHealth(options, this.stats(), this.#o, this.#waits, this.#totals.recent);
+  }
+
+  /**
    * Graceful shutdown: refuses new acquires, fails every queued waiter with
    * `ERR_POOL_CLOSED`, aborts validations in progress, waits up to `timeoutMs` for leases
    * to come back, then destroys everything. A resource under `reset` or `validate` is
@@ -338,12 +355,10 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
 
   // ---- lending -----------------------------------------------------------------------
 
-  /** The fast path: lends a resource that is ready without validation, or returns null. */
-  #lendReady(entry: Entry): Lease<T> | null {
-    const slot = this.#idle.takeReady();
-    if (slot === null) return null;
+  /** The fast path's lease: `slot` was ready and nobody waited (a wait of 0 ms). */
+  #lendNow(slot: Slot<T>, stack: string | undefined): Lease<T> {
     if ((++this.#tick & this.#sampleMask) === 0) this.#waits.add(0);
-    return this.#lease(slot, 0, this.#leakStack(entry));
+    return this.#lease(slot, 0, stack);
   }
 
   /** The acquirer's stack, for leak reports; only taken when leak detection is on. */
@@ -373,7 +388,8 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
     if (stack !== undefined) {
       watchLeak(lease, stack, this.#o.clock, this.#o.leakDetectionMs, this.#reportLeak);
     }
-    if (this.hasListeners('acquire')) this.emit('acquire', { resource: slot.value, waitedMs });
+    if (this.hasListeners('acquire'))
+      this.emit('acquire', { resource: slot.value, waitedMs, lease });
     return lease;
   }
 
@@ -384,7 +400,7 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
     // one acquire in `statsSampleEvery` (fast path included, so the sample is unbiased).
     let waited = Number.NaN;
     if ((++this.#tick & this.#sampleMask) === 0 || this.hasListeners('acquire')) {
-      waited = this.#o.clock.now() - w.startedAt;
+      waited = this.#waiters.now() - w.startedAt;
       this.#waits.add(waited);
     }
     w.resolve(this.#lease(slot, waited, w.stack));
@@ -473,6 +489,7 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
   /** A new resource: it serves the oldest waiters (FIFO wins over who caused the create). */
   #created(slot: Slot<T>, durationMs: number): void {
     this.#slots.add(slot);
+    this.#idle.track(slot);
     this.#byValue.set(slot.value, slot);
     if (this.#budget !== undefined && !this.#budget.reweigh(slot)) {
       this.#pump();
@@ -498,7 +515,7 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
     this.#leases--;
     this.#totals.released++;
     if (this.hasListeners('release'))
-      this.emit('release', { resource: slot.value, broken, reason });
+      this.emit('release', { resource: slot.value, broken, reason, lease });
     if (slot.destroyed || this.#state !== OPEN) {
       if (!slot.destroyed && slot.leases === 0) this.#destroy(slot, 'drain');
       this.#checkLeasesBack();
@@ -515,6 +532,7 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
     // Only shutdown destroys a slot under a hook, after giving the hook its time.
     if (slot.busy !== FREE) this.#hooks.release(slot);
     this.#slots.delete(slot);
+    this.#idle.untrack(slot);
     this.#byValue.delete(slot.value);
     this.#budget?.remove(slot);
     if (slot.leases === 0) this.#idle.remove(slot);
@@ -571,6 +589,10 @@ export class Pool<T> extends Emitter<PoolEvents<T>> implements LeaseOwner<T> {
 }
 
 const noop = (): void => {};
+
+// Where a leak report's stack starts: read once, not `Pool.prototype` on every acquire.
+const ACQUIRE: Entry = Pool.prototype.acquire;
+const TRY_ACQUIRE: Entry = Pool.prototype.tryAcquire;
 
 /**
  * Creates a resource pool.

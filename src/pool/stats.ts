@@ -1,5 +1,7 @@
 // What a pool reports: its stats snapshot, its typed events, and the samples behind them.
 import type { PoolState } from './errors.js';
+import { HealthWindow } from './health.js';
+import type { Lease } from './lease.js';
 
 /** Summary of recent acquire waits, in milliseconds. */
 export interface WaitSummary {
@@ -54,8 +56,10 @@ export interface PoolEvents<T> {
   create: (e: { resource: T; durationMs: number }) => void;
   createError: (e: { error: unknown; attempt: number; retryInMs: number }) => void;
   destroy: (e: { resource: T; reason: string; cause?: unknown; error?: unknown }) => void;
-  acquire: (e: { resource: T; waitedMs: number }) => void;
-  release: (e: { resource: T; broken: boolean; reason: unknown }) => void;
+  /** A lease was handed out; `waitedMs` is 0 for a resource lent at once. */
+  acquire: (e: { resource: T; waitedMs: number; lease: Lease<T> }) => void;
+  /** A lease came back (`broken`: it was destroyed). */
+  release: (e: { resource: T; broken: boolean; reason: unknown; lease: Lease<T> }) => void;
   timeout: (e: { waitedMs: number; state: PoolState }) => void;
   validationFailure: (e: { resource: T; error: unknown }) => void;
   leak: (e: { resource: T; heldMs: number; stack: string }) => void;
@@ -78,6 +82,13 @@ export class Totals {
   validationFailures = 0;
   exhausted = 0;
   leaks = 0;
+  // Private, so that spreading the totals into `stats()` leaves it out.
+  readonly #recent = new HealthWindow();
+
+  /** When timeouts and create errors happened, and marks in the waits, for `health()`. */
+  get recent(): HealthWindow {
+    return this.#recent;
+  }
 }
 
 const WINDOW = 1024;
@@ -108,6 +119,16 @@ export class WaitSamples {
 
   summary(): WaitSummary {
     return summarize(this.#last(this.#count));
+  }
+
+  /** How many samples were ever added. */
+  get count(): number {
+    return this.#count;
+  }
+
+  /** The samples added after the first `count` (at most the window). */
+  since(count: number): Float64Array {
+    return this.#last(Math.max(0, this.#count - count));
   }
 }
 

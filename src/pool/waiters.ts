@@ -13,8 +13,10 @@ import type { Totals } from './stats.js';
 /** @internal What the queue asks of its pool. */
 export interface QueueHost<_T> {
   isOpen(): boolean;
-  /** Serve waiters and start creates: one joined, left, or timed out. */
+  /** Serve waiters and start creates: one left, or timed out. */
   pump(): void;
+  /** A waiter joined: serve and start creates if that may change anything. */
+  joined(): void;
   /**
    * How many waiters the pool will serve without a lease coming back: by resources being
    * created, idle ones (awaiting validation) and creates still possible.
@@ -37,8 +39,10 @@ export interface Waiter<T> extends Linked<Waiter<T>> {
   resolve: (lease: Lease<T>) => void;
   reject: (error: unknown) => void;
   priority: number;
+  /** When it joined; NaN until stamped (see {@link WaiterQueue}). */
   startedAt: number;
   deadline: number;
+  timeoutMs: number;
   /** A resource being validated for this waiter; the waiter is skipped while set. */
   holding: Slot<T> | null;
   /** The create call this waiter caused, failed together with it. */
@@ -63,6 +67,7 @@ export function newWaiter<T>(
     priority,
     startedAt,
     deadline,
+    timeoutMs: deadline - startedAt,
     prev: null,
     next: null,
     queued: false,
@@ -75,6 +80,15 @@ export function newWaiter<T>(
 
 const noop = (): void => {};
 
+// The executor of every queued acquire's promise: one shared function instead of a
+// closure per acquire; it hands the settle functions over through these two.
+let takenResolve: (lease: never) => void = noop;
+let takenReject: (error: unknown) => void = noop;
+const take = (resolve: (lease: never) => void, reject: (error: unknown) => void): void => {
+  takenResolve = resolve;
+  takenReject = reject;
+};
+
 /**
  * @internal An intrusive doubly linked list ordered by priority (higher first), FIFO
  * among equals. O(1) append for equal priorities and O(1) removal on abort or timeout,
@@ -85,6 +99,14 @@ const noop = (): void => {};
  * waiter would cost a setTimeout/clearTimeout pair on every contended acquire. The timer
  * keeps the process alive: it is what settles a caller's promise, and it runs only while
  * someone waits.
+ *
+ * Reading the clock costs about as much as the rest of a queued acquire, so a waiter that
+ * joins while the timer is already armed for an earlier deadline than its own can be is
+ * not stamped at once: every such waiter of a batch is stamped by the next read of the
+ * clock, at the latest in a microtask queued by the first of them. A waiter's
+ * `startedAt` (and its deadline, and the `waitedMs` it reports) so count from the end of
+ * the run of microtasks it joined in: a deadline is never early, and a wait reads short
+ * by at most that run's length, which is microseconds unless a job blocks the event loop.
  */
 export class WaiterQueue<T> extends LinkedList<Waiter<T>> {
   /** Queued waiters holding a resource under validation (skipped when serving). */
@@ -95,6 +117,15 @@ export class WaiterQueue<T> extends LinkedList<Waiter<T>> {
   readonly #host: QueueHost<T>;
   #timer: TimerHandle;
   #timerAt = Number.POSITIVE_INFINITY;
+  /** The latest clock reading: the present is no earlier. */
+  #lastNow = Number.NEGATIVE_INFINITY;
+  /** Waiters queued since the last clock reading, to stamp with the next one. */
+  readonly #unstamped: Waiter<T>[] = [];
+  #stampQueued = false;
+  readonly #stampLater = (): void => {
+    this.#stampQueued = false;
+    if (this.#unstamped.length > 0) this.now();
+  };
 
   constructor(o: ResolvedPoolOptions<T>, totals: Totals, host: QueueHost<T>) {
     super();
@@ -121,15 +152,42 @@ export class WaiterQueue<T> extends LinkedList<Waiter<T>> {
       this.#totals.exhausted++;
       return Promise.reject(new PoolExhaustedError(o.name, o.maxWaiting, this.#host.snapshot()));
     }
-    return new Promise<Lease<T>>((resolve, reject) => {
-      const now = this.#clock.now();
-      const w = newWaiter<T>(resolve, reject, priority, now, now + timeoutMs, stack);
-      this.add(w);
-      const signal = options?.signal;
-      if (signal !== undefined)
-        w.disposeAbort = onAbort(signal, (reason) => this.#abort(w, reason));
-      this.#host.pump();
-    });
+    const promise = new Promise<Lease<T>>(take);
+    const resolve = takenResolve as (lease: Lease<T>) => void;
+    const w = newWaiter<T>(resolve, takenReject, priority, 0, timeoutMs, stack);
+    takenResolve = takenReject = noop;
+    // The timer is due no later than this waiter's deadline can be: its time can wait.
+    if (this.#timerAt <= this.#lastNow + timeoutMs) {
+      w.startedAt = w.deadline = Number.NaN;
+      this.#unstamped.push(w);
+      if (!this.#stampQueued) {
+        this.#stampQueued = true;
+        queueMicrotask(this.#stampLater);
+      }
+    } else {
+      w.startedAt = this.now();
+      w.deadline = w.startedAt + timeoutMs;
+    }
+    this.add(w);
+    const signal = options?.signal;
+    if (signal !== undefined) w.disposeAbort = onAbort(signal, (reason) => this.#abort(w, reason));
+    this.#host.joined();
+    return promise;
+  }
+
+  /** Reads the clock, stamping the waiters that joined since the last reading. */
+  now(): number {
+    const now = this.#clock.now();
+    this.#lastNow = now;
+    const list = this.#unstamped;
+    if (list.length > 0) {
+      for (const w of list) {
+        w.startedAt = now;
+        w.deadline = now + w.timeoutMs;
+      }
+      list.length = 0;
+    }
+    return now;
   }
 
   #abort(w: Waiter<T>, reason: unknown): void {
@@ -144,6 +202,7 @@ export class WaiterQueue<T> extends LinkedList<Waiter<T>> {
     const waited = now - w.startedAt;
     const state = this.#host.snapshot();
     this.#totals.timeouts++;
+    this.#totals.recent.timeouts.record(now);
     this.#host.timedOut(waited, state);
     this.settle(w);
     w.reject(new PoolTimeoutError(this.#o.name, waited, state, this.#host.lastCreateError()));
@@ -154,6 +213,7 @@ export class WaiterQueue<T> extends LinkedList<Waiter<T>> {
     let after = this.tail;
     while (after !== null && after.priority < w.priority) after = after.prev;
     this.insertAfter(after, w);
+    // An unstamped deadline (NaN) is known to come after the timer's.
     if (w.deadline < this.#timerAt) this.#arm(w.deadline);
   }
 
@@ -236,16 +296,13 @@ export class WaiterQueue<T> extends LinkedList<Waiter<T>> {
   #arm(at: number): void {
     if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
     this.#timerAt = at;
-    this.#timer = this.#clock.setTimeout(
-      () => this.#onTimer(),
-      Math.max(0, at - this.#clock.now()),
-    );
+    this.#timer = this.#clock.setTimeout(() => this.#onTimer(), Math.max(0, at - this.now()));
   }
 
   #onTimer(): void {
     this.#timer = undefined;
     this.#timerAt = Number.POSITIVE_INFINITY;
-    const now = this.#clock.now();
+    const now = this.now();
     let next = Number.POSITIVE_INFINITY;
     for (let w = this.head; w !== null; ) {
       const following = w.next;

@@ -144,6 +144,8 @@ export function fromIoredis(client: IoredisLike): RedisCommands {
       ),
     async duplicate() {
       const c = client.duplicate();
+      // As for the subscriber: failures reach the callers through their commands.
+      c.on('error', () => {});
       return {
         send: (args) =>
           c.call(String(args[0]), args.slice(1) as (string | number)[]) as Promise<unknown>,

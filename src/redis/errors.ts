@@ -44,3 +44,18 @@ export class RedisClosedError extends WeirError {
     super('ERR_REDIS_CLOSED', message);
   }
 }
+
+/**
+ * A `send` on a {@link RedisChannel} waited longer than its `timeoutMs` for room: the
+ * channel held `capacity` messages not yet acknowledged the whole time. Nothing was sent.
+ * Code `ERR_REDIS_CHANNEL_FULL`.
+ */
+export class RedisChannelFullError extends WeirError {
+  /** The channel's capacity. */
+  readonly capacity: number;
+
+  constructor(message: string, capacity: number) {
+    super('ERR_REDIS_CHANNEL_FULL', message);
+    this.capacity = capacity;
+  }
+}

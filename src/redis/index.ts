@@ -1,6 +1,14 @@
-// weir/redis: limits that hold across a fleet of processes: a fair semaphore woken by the
-// server, and a rate limiter on the server's clock.
+// weir/redis: limits and channels that hold across a fleet of processes: a fair semaphore
+// woken by the server, a rate limiter on the server's clock, and a bounded at-least-once
+// channel over a Redis stream and its consumer group.
 
+export {
+  RedisChannel,
+  type RedisChannelOptions,
+  type RedisReceiveOptions,
+  type RedisSendOptions,
+} from './channel.js';
+export type { DeadLetter } from './channel-reader.js';
 export {
   type DedicatedConnection,
   fromIoredis,
@@ -13,12 +21,14 @@ export {
 export {
   isWeirError,
   RedisAcquireTimeoutError,
+  RedisChannelFullError,
   RedisClosedError,
   RedisLeaseLostError,
   RedisUnavailableError,
   WeirError,
   type WeirErrorCode,
 } from './errors.js';
+export { RedisMessage } from './message.js';
 export type { RedisBaseOptions, UnavailablePolicy } from './options.js';
 export { RedisPermit } from './permit.js';
 export { RedisRateLimiter, type RedisRateLimiterOptions } from './rate-limiter.js';

@@ -141,6 +141,34 @@ return {1, math.ceil(wait), now}
 `;
 
 /**
+ * Many `tryAcquire` checks of one process in one script, in the order they were asked:
+ * the GCRA test of RATE_LIMIT (with no wait) for each. KEYS[1] the TAT key; ARGV[1]
+ * interval µs, ARGV[2] burst, ARGV[3..] tokens of each check. Returns {1 or 0, ...}.
+ */
+export const RATE_LIMIT_MANY = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local interval, burst = tonumber(ARGV[1]), tonumber(ARGV[2])
+local tat = tonumber(redis.call('GET', KEYS[1])) or now
+if tat < now then tat = now end
+local start = tat
+local out = {}
+for i = 3, #ARGV do
+  local newTat = tat + tonumber(ARGV[i]) * interval
+  if newTat - burst * interval <= now then
+    tat = newTat
+    out[#out + 1] = 1
+  else
+    out[#out + 1] = 0
+  end
+end
+if tat ~= start then
+  redis.call('SET', KEYS[1], string.format('%.0f', tat), 'PX', math.ceil((tat - now) / 1000) + 1)
+end
+return out
+`;
+
+/**
  * Gives back tokens booked by a wait that was cancelled. KEYS[1] the TAT key; ARGV[1]
  * interval µs, ARGV[2] tokens. The TAT never moves before now.
  */

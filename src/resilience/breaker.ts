@@ -208,6 +208,11 @@ export class CircuitBreaker extends Emitter<BreakerEvents> implements Policy {
     return this.#isolated ? Number.POSITIVE_INFINITY : this.#openedAt + this.#halfOpenAfterMs;
   }
 
+  /** The breaker's name, as given in the options. */
+  get name(): string {
+    return this.#name;
+  }
+
   /** True while {@link isolate} holds the breaker open. */
   get isolated(): boolean {
     return this.#isolated;

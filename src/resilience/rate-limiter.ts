@@ -59,6 +59,7 @@ export class RateLimiter implements Policy {
   readonly #burst: number;
   readonly #maxWaiting: number;
   readonly #name: string;
+  #rejected = 0;
   readonly #clock: Clock;
   #tokens: number;
   #last: number;
@@ -109,6 +110,16 @@ export class RateLimiter implements Policy {
     return this.#queue.size;
   }
 
+  /** The limiter's name, as given in the options. */
+  get name(): string {
+    return this.#name;
+  }
+
+  /** Calls refused with `ERR_RATE_LIMITED` since the limiter was made. */
+  get rejected(): number {
+    return this.#rejected;
+  }
+
   /**
    * Takes `tokens` now if the bucket holds them and nobody is queued ahead; never waits.
    * @default tokens 1
@@ -144,6 +155,7 @@ export class RateLimiter implements Policy {
     if (this.#queue.size >= this.#maxWaiting) {
       const deficit = this.#queuedTokens + tokens - this.#tokens;
       const after = Math.max(0, Math.ceil(deficit / this.#ratePerMs));
+      this.#rejected++;
       return Promise.reject(
         new RateLimitedError(
           `Rate limiter "${this.#name}" refused the call: ${this.#queue.size} callers already wait (maxWaiting ${this.#maxWaiting}); retry in ${after} ms`,

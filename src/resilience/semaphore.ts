@@ -75,6 +75,7 @@ export class Semaphore implements Policy {
   readonly #permits: number;
   readonly #maxWaiting: number;
   readonly #name: string;
+  #rejected = 0;
   #available: number;
   readonly #queue = new WaitQueue(() => {});
 
@@ -106,6 +107,16 @@ export class Semaphore implements Policy {
   /** Permits free right now. */
   get available(): number {
     return this.#available;
+  }
+
+  /** The semaphore's name, as given in the options. */
+  get name(): string {
+    return this.#name;
+  }
+
+  /** Calls refused with `ERR_BULKHEAD_FULL` since the semaphore was made. */
+  get rejected(): number {
+    return this.#rejected;
   }
 
   /** Callers waiting for a permit. */
@@ -195,6 +206,7 @@ export class Semaphore implements Policy {
       return Promise.resolve();
     }
     if (this.#queue.size >= this.#maxWaiting) {
+      this.#rejected++;
       return Promise.reject(
         new BulkheadFullError(
           `Semaphore "${this.#name}" is full: all ${this.#permits} permits are held and ${this.#queue.size} callers wait (maxWaiting ${this.#maxWaiting}); shed load or raise the limits`,

@@ -6,7 +6,14 @@ import { isWeirError } from '../internal/errors.js';
 import { checkKeys, checkMs, checkObject, optionKeys } from '../internal/options.js';
 import type { Manager } from '../managed/index.js';
 import { ManagedPool } from '../managed/index.js';
-import type { AcquireOptions, Lease, PoolEvents, PoolStats } from '../pool/index.js';
+import type {
+  AcquireOptions,
+  HealthOptions,
+  Lease,
+  PoolEvents,
+  PoolHealth,
+  PoolStats,
+} from '../pool/index.js';
 import { MemoryBudget, type MemoryPressureEvent } from './budget.js';
 import { WasmCompileError, WasmError } from './errors.js';
 import { InstanceFactory, type Tracked, type WasmInstance } from './instance.js';
@@ -254,6 +261,19 @@ export class WasmPool<I extends PooledInstance> implements AsyncDisposable {
         instanceLimitBytes: this.#o.memoryLimitBytes,
       },
     };
+  }
+
+  /**
+   * How the pool is doing (see `ManagedPool.health`). Its memory figure is the instances'
+   * memory against `maxTotalMemoryMb` when that is set (the V8 heap otherwise).
+   * @throws {TypeError|RangeError} for bad options, naming the option.
+   */
+  health(options?: HealthOptions): PoolHealth {
+    const b = this.#budget;
+    if (options?.memoryUsage !== undefined || !Number.isFinite(b.limit)) {
+      return this.pool.health(options);
+    }
+    return this.pool.health({ ...options, memoryUsage: () => ({ used: b.total, limit: b.limit }) });
   }
 
   /** Adds a listener; returns a function that removes it. */

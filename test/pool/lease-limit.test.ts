@@ -64,4 +64,31 @@ describe('per-resource lease limit', () => {
     assert.throws(() => pool.setLeaseLimit(a.value, 0), RangeError);
     await pool.close();
   });
+
+  test('shared room is looked for among resources that may be shared, tracked through setLeaseLimit and destroy', async () => {
+    const clock = new FakeClock();
+    const f = factory();
+    // One-lease resources (HTTP/1.1) are never searched for room; one raised later is.
+    const pool = createPool<Res>({ create: f.create, max: 3, leaseLimit: () => 1, clock });
+    const a = await pool.acquire();
+    const b = await pool.acquire();
+    assert.equal(pool.tryAcquire(), null, 'no idle resource, none with room');
+    pool.setLeaseLimit(b.value, 2);
+    const b2 = pool.tryAcquire();
+    assert.equal(b2?.value, b.value, 'the raised resource takes a second borrower at once');
+    assert.equal(pool.tryAcquire(), null, 'and no third');
+    pool.setLeaseLimit(b.value, 3);
+    b2!.release();
+    pool.setLeaseLimit(b.value, 1);
+    assert.equal(pool.tryAcquire(), null, 'lowered to one: no room while leased');
+    // A shared resource destroyed while leased is not offered again.
+    pool.setLeaseLimit(a.value, 4);
+    a.destroy();
+    await flush();
+    const next = await pool.acquire();
+    assert.notEqual(next.value, a.value);
+    b.release();
+    next.release();
+    await pool.close();
+  });
 });

@@ -33,6 +33,28 @@ describe('RedisRateLimiter against a real Redis', { skip }, () => {
     await assert.rejects(limiter.tryAcquire(4), RangeError);
   });
 
+  test('concurrent tryAcquire calls share a script and are served in the order asked', async () => {
+    const limiter = make({ ratePerSecond: 0.001, burst: 5 });
+    const results = await Promise.all(
+      Array.from({ length: 12 }, (_, i) => limiter.tryAcquire(i === 1 ? 2 : 1)),
+    );
+    // 1 + 2 + 1 + 1 tokens fit in the burst of 5; the rest are refused.
+    assert.deepEqual(results, [
+      true,
+      true,
+      true,
+      true,
+      false,
+      false,
+      false,
+      false,
+      false,
+      false,
+      false,
+      false,
+    ]);
+  });
+
   test('acquire books its turn; the wait it is given runs on the injected clock', async () => {
     const clock = new FakeClock();
     const limiter = make({ ratePerSecond: 10, burst: 1, clock, connectTimeoutMs: 60_000 });
