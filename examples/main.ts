@@ -61,7 +61,14 @@ const upstreamUrl = `http://127.0.0.1:${(upstream.address() as AddressInfo).port
 
 // ---- the client side: pool, breaker, rate limiter -------------------------------------
 const httpPool = createHttpPool({ connections: 8, headersTimeoutMs: 2_000 });
-const breaker = new CircuitBreaker({ name: 'upstream', threshold: 8, halfOpenAfterMs: 3_000 });
+const stop = new AbortController();
+const breaker = new CircuitBreaker({
+  name: 'upstream',
+  threshold: 8,
+  halfOpenAfterMs: 3_000,
+  // Calls cut short by the demo's own shutdown say nothing about the upstream.
+  isFailure: () => !stop.signal.aborted,
+});
 const limiter = new RateLimiter({ name: 'upstream', ratePerSecond: 60, burst: 20 });
 
 interface Order {
@@ -164,7 +171,6 @@ async function openDb(): Promise<Db> {
 const db = await openDb();
 
 // ---- the pipeline: ids -> map (concurrent calls) -> batch -> channel -> database --------
-const stop = new AbortController();
 const batches = new Channel<Order[]>(8);
 function* orderIds(): Generator<number> {
   for (let id = 1; !stop.signal.aborted; id++) yield id;

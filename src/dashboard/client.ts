@@ -96,7 +96,9 @@ export const DASHBOARD_JS: string = `(function () {
   if (bc) {
     bc.onmessage = function (ev) {
       var m = ev.data || {};
-      if (m.t === 'snap' || m.t === 'history' || m.t === 'status') leaderSeen = Date.now();
+      if (m.t === 'snap' || m.t === 'history' || m.t === 'status' || m.t === 'lead') {
+        leaderSeen = Date.now();
+      }
       if (m.t === 'snap') {
         // Even a leader takes it: while two tabs both think they lead, neither loses one.
         ingest(m.raw);
@@ -119,7 +121,8 @@ export const DASHBOARD_JS: string = `(function () {
         if (role === 'leader' && m.from < me) follow();
         if (role !== 'leader') leaderSeen = Date.now();
       } else if (m.t === 'bye') {
-        if (role !== 'leader') leaderSeen = 0;
+        // The leader left: one follower, after a random pause, claims; its 'lead' stops the rest.
+        if (role !== 'leader') leaderSeen = Date.now() - 3000 + Math.random() * 1500;
       }
     };
     post({ t: 'hello', from: me });

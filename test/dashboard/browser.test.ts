@@ -213,7 +213,9 @@ describe('the dashboard in Chromium', { skip }, () => {
           await shows(p, d.snapshot().id);
           assert.equal(await poolField(p, 'db', 'used'), '0');
         }
-        assert.equal(d.clients, 1);
+        // Web Locks hand over exactly; heartbeats may briefly elect two, and settle on one.
+        if (election === 'locks') assert.equal(d.clients, 1);
+        else await until(() => d.clients === 1, 'one stream again', 800, 25);
       } finally {
         d.close();
         await s.close();

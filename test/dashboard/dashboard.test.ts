@@ -212,9 +212,12 @@ describe('snapshots', () => {
     const d = createDashboard({ pools: [pool], intervalMs: 1000, clock });
     let p = d.snapshot().pools[0]!;
     assert.deepEqual(
-      [p.name, p.kind, p.used, p.idle, p.pending, p.limit, p.health],
-      ['db', 'pool', 0, 0, 0, 2, null],
+      [p.name, p.kind, p.used, p.idle, p.pending, p.limit],
+      ['db', 'pool', 0, 0, 0, 2],
     );
+    // The pool's own health(), as it reports it.
+    const h = pool.health();
+    assert.deepEqual(p.health, { level: h.level, reasons: h.reasons });
     const a = await pool.acquire();
     const b = await pool.acquire();
     const waits = [pool.acquire(), pool.acquire()].map((w) => w.catch((e: unknown) => e));
@@ -246,7 +249,8 @@ describe('snapshots', () => {
 
   test('health() is shown when a source has it, and a source that throws is reported alone', async () => {
     const clock = new FakeClock();
-    const good = createPool({ name: 'good', create: () => ({}), clock });
+    const core = createPool({ name: 'good', create: () => ({}), clock });
+    const good = { stats: () => core.stats() }; // a source without health()
     const withHealth = Object.assign(createPool({ name: 'h', create: () => ({}), clock }), {
       health: () => ({
         level: 'degraded',
