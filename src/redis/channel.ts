@@ -32,6 +32,7 @@ import { RedisChannelFullError, RedisClosedError } from './errors.js';
 import { RedisMessage } from './message.js';
 import { type RedisBaseOptions, type ResolvedBase, resolveBase } from './options.js';
 import { isUnavailable, Script, within } from './scripts.js';
+import { Subscription } from './subscription.js';
 
 const SEND = new Script(CHANNEL_SEND);
 const ACK = new Script(CHANNEL_ACK);
@@ -168,7 +169,7 @@ export class RedisChannel<T> implements AsyncIterable<RedisMessage<T>> {
   #pumping = false;
   #again = false;
   #pump: Promise<void> = Promise.resolve();
-  #subscribed: Promise<() => Promise<void>> | undefined;
+  readonly #subscription: Subscription;
   #closed = false;
   #closing: Promise<void> | undefined;
 
@@ -199,6 +200,7 @@ export class RedisChannel<T> implements AsyncIterable<RedisMessage<T>> {
     const base = `${prefix}chan:{${key}}:`;
     this.#keys = [`${base}stream`, `${base}dead`];
     this.#wake = `${base}wake`;
+    this.#subscription = new Subscription(this.#base, this.#wake, `channel "${key}"`, this.#onWake);
     this.#reader = new Reader({
       base: this.#base,
       keys: this.#keys,
@@ -307,7 +309,7 @@ export class RedisChannel<T> implements AsyncIterable<RedisMessage<T>> {
         );
       }
       // Room made before the subscription was up was not heard of: try once it is.
-      this.#subscribe().then(
+      this.#subscription.ready().then(
         () => this.#wakeSenders(),
         (error: unknown) => this.#failSenders(error),
       );
@@ -431,9 +433,7 @@ export class RedisChannel<T> implements AsyncIterable<RedisMessage<T>> {
     for (const s of [...this.#senders]) this.#cancel(s, closed);
     const used = await this.#reader.close(closed);
     await this.#pump;
-    const sub = this.#subscribed;
-    this.#subscribed = undefined;
-    if (sub !== undefined) await sub.then((off) => off(), noop);
+    await this.#subscription.close();
     if (used) {
       await this.#run(LEAVE, 'a leave', [GROUP, this.#reader.consumer], 1).catch(noop);
     }
@@ -480,23 +480,6 @@ export class RedisChannel<T> implements AsyncIterable<RedisMessage<T>> {
         ? await this.#run(ACK, 'an ack', args)
         : await this.#run(BURY, 'a dead-letter', [...args, reason]);
     return Number(r) === 1;
-  }
-
-  #subscribe(): Promise<() => Promise<void>> {
-    if (this.#subscribed === undefined) {
-      const { redis, clock, connectTimeoutMs } = this.#base;
-      const p = within(
-        clock,
-        connectTimeoutMs,
-        `a subscribe for channel "${this.#base.key}"`,
-        redis.subscribe(this.#wake, this.#onWake),
-      );
-      this.#subscribed = p;
-      p.catch(() => {
-        if (this.#subscribed === p) this.#subscribed = undefined;
-      });
-    }
-    return this.#subscribed;
   }
 
   readonly #onWake = (): void => this.#wakeSenders();

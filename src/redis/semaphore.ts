@@ -15,6 +15,7 @@ import { SEMAPHORE_ACQUIRE, SEMAPHORE_COUNT, SEMAPHORE_RELEASE, SEMAPHORE_RENEW 
 import { BASE_KEYS, type RedisBaseOptions, type ResolvedBase, resolveBase } from './options.js';
 import { RedisPermit } from './permit.js';
 import { isUnavailable, Script, within } from './scripts.js';
+import { Subscription } from './subscription.js';
 
 const ACQUIRE = new Script(SEMAPHORE_ACQUIRE);
 const RELEASE = new Script(SEMAPHORE_RELEASE);
@@ -112,7 +113,7 @@ export class RedisSemaphore {
   readonly #waiters = new Map<string, Waiter>();
   readonly #held = new Set<Held>();
   #local: Semaphore | undefined;
-  #subscribed: Promise<() => Promise<void>> | undefined;
+  readonly #subscription: Subscription;
   #closed = false;
 
   /** @throws {TypeError|RangeError} for bad options, naming the option. */
@@ -137,6 +138,12 @@ export class RedisSemaphore {
     const base = `${prefix}sem:{${key}}:`;
     this.#keys = ['holders', 'tokens', 'queue', 'alive', 'seq'].map((k) => base + k);
     this.#channel = `${base}wake`;
+    this.#subscription = new Subscription(
+      this.#base,
+      this.#channel,
+      `semaphore "${key}"`,
+      this.#onMessage,
+    );
     const w = this.#base.whenUnavailable;
     if (typeof w === 'number') this.#local = new Semaphore(w, { name: `${key} (local fallback)` });
   }
@@ -252,9 +259,7 @@ export class RedisSemaphore {
       this.#fail(w, new RedisClosedError(`RedisSemaphore "${this.#base.key}" was closed`));
     }
     await Promise.all([...this.#held].map((h) => h.permit?.release()));
-    const sub = this.#subscribed;
-    this.#subscribed = undefined;
-    if (sub !== undefined) await sub.then((off) => off(), noop);
+    await this.#subscription.close();
   }
 
   /** Same as {@link close}. */
@@ -312,28 +317,11 @@ export class RedisSemaphore {
         );
       }
       // Grants made before the subscription was up were not heard: check once it is.
-      this.#subscribe().then(
+      this.#subscription.ready().then(
         () => this.#check(w),
         (error: unknown) => this.#waitFailed(w, error),
       );
     });
-  }
-
-  #subscribe(): Promise<() => Promise<void>> {
-    if (this.#subscribed === undefined) {
-      const { redis, clock, connectTimeoutMs } = this.#base;
-      const p = within(
-        clock,
-        connectTimeoutMs,
-        `a subscribe for semaphore "${this.#base.key}"`,
-        redis.subscribe(this.#channel, this.#onMessage),
-      );
-      this.#subscribed = p;
-      p.catch(() => {
-        if (this.#subscribed === p) this.#subscribed = undefined;
-      });
-    }
-    return this.#subscribed;
   }
 
   readonly #onMessage = (message: string): void => {
