@@ -246,13 +246,26 @@ describe('weir/metrics', () => {
     const items = Array.from({ length: 100 }, (_, i) => ({ i, pad: 'x'.repeat(50) }));
     const chunks = await jsonArray(items, { chunkBytes: 1024, metrics: hooks }).toArray();
     const bytes = chunks.reduce((n, c) => n + c.byteLength, 0);
+    // The source fails after 500 ms of the fake clock: it stops where the test can see it,
+    // the clock moves, then the source throws.
+    let reached!: () => void;
+    const atWait = new Promise<void>((r) => {
+      reached = r;
+    });
+    let go!: () => void;
+    const gate = new Promise<void>((r) => {
+      go = r;
+    });
     async function* failing() {
       yield 1;
-      await new Promise<void>((r) => clock.setTimeout(() => r(), 500));
+      reached();
+      await gate;
       throw new Error('db gone');
     }
     const failed = assert.rejects(jsonArray(failing(), { metrics: hooks }).toArray(), /db gone/);
+    await atWait;
     await clock.advance(500);
+    go();
     await failed;
     const f = m.collect();
     const a = { [ATTR.streamName]: 'orders' };
