@@ -148,10 +148,7 @@ export function select(
   checkObject('options', options);
   checkKeys('select', options, SELECT_KEYS);
   const signal = checkSignal(options?.signal);
-  const timeoutMs =
-    options?.timeoutMs === undefined
-      ? Number.POSITIVE_INFINITY
-      : checkMs('timeoutMs', options.timeoutMs);
+  const timeoutMs = checkMs('timeoutMs', options?.timeoutMs ?? Number.POSITIVE_INFINITY);
   const clock = options?.clock ?? realClock;
   if (signal?.aborted) return Promise.reject(abortReason(signal));
 

@@ -262,10 +262,7 @@ export class RedisChannel<T> implements AsyncIterable<RedisMessage<T>> {
     checkObject('options', options);
     checkKeys('RedisChannel.send', options, SEND_KEYS);
     const signal = checkSignal(options?.signal);
-    const timeoutMs =
-      options?.timeoutMs === undefined
-        ? Number.POSITIVE_INFINITY
-        : checkMs('timeoutMs', options.timeoutMs);
+    const timeoutMs = checkMs('timeoutMs', options?.timeoutMs ?? Number.POSITIVE_INFINITY);
     if (signal?.aborted) throw abortReason(signal);
     this.#checkOpen();
     const payload = this.#encoded(value);

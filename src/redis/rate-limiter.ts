@@ -3,7 +3,7 @@ import { checkKeys, checkMs, checkObject, optionKeys } from '../internal/options
 import { abortReason, checkSignal } from '../internal/signals.js';
 import { RateLimitedError } from '../resilience/errors.js';
 import { EXECUTE_KEYS, type ExecuteOptions, type PolicyContext } from '../resilience/policy.js';
-import { RateLimiter } from '../resilience/rate-limiter.js';
+import { checkRate, RateLimiter } from '../resilience/rate-limiter.js';
 import { sleep } from '../resilience/sleep.js';
 import { RedisUnavailableError } from './errors.js';
 import { RATE_LIMIT, RATE_LIMIT_MANY, RATE_REFUND } from './lua.js';
@@ -82,16 +82,7 @@ export class RedisRateLimiter {
     checkObject('options', options);
     checkKeys('RedisRateLimiter', options, RATE_KEYS);
     this.#base = resolveBase(options);
-    const rate = options.ratePerSecond;
-    if (typeof rate !== 'number' || !Number.isFinite(rate) || rate <= 0) {
-      throw new RangeError(
-        `Expected \`ratePerSecond\` to be a finite number above 0, got ${describe(rate)}`,
-      );
-    }
-    const burst = options.burst ?? Math.max(1, rate);
-    if (typeof burst !== 'number' || !Number.isFinite(burst) || burst < 1) {
-      throw new RangeError(`Expected \`burst\` to be a finite number >= 1, got ${describe(burst)}`);
-    }
+    const { rate, burst } = checkRate(options);
     this.#intervalUs = 1_000_000 / rate;
     this.#burst = burst;
     this.#maxWaitMs = checkMs('maxWaitMs', options.maxWaitMs ?? 60_000, 0, false);

@@ -208,10 +208,7 @@ export class RedisSemaphore {
     checkObject('options', options);
     checkKeys('RedisSemaphore.acquire', options, ACQUIRE_KEYS);
     const signal = checkSignal(options?.signal);
-    const timeoutMs =
-      options?.timeoutMs === undefined
-        ? Number.POSITIVE_INFINITY
-        : checkMs('timeoutMs', options.timeoutMs);
+    const timeoutMs = checkMs('timeoutMs', options?.timeoutMs ?? Number.POSITIVE_INFINITY);
     if (signal?.aborted) throw abortReason(signal);
     this.#checkOpen();
     if (this.#waiters.size >= this.#maxWaiting) {

@@ -75,16 +75,7 @@ export class RateLimiter implements Policy {
     }
     checkObject('options', options);
     checkKeys('RateLimiter', options, RATE_LIMITER_KEYS);
-    const rate = options.ratePerSecond;
-    if (typeof rate !== 'number' || !Number.isFinite(rate) || rate <= 0) {
-      throw new RangeError(
-        `Expected \`ratePerSecond\` to be a finite number above 0, got ${describe(rate)}`,
-      );
-    }
-    const burst = options.burst ?? Math.max(1, rate);
-    if (typeof burst !== 'number' || !Number.isFinite(burst) || burst < 1) {
-      throw new RangeError(`Expected \`burst\` to be a finite number >= 1, got ${describe(burst)}`);
-    }
+    const { rate, burst } = checkRate(options);
     this.#ratePerMs = rate / 1000;
     this.#burst = burst;
     this.#maxWaiting = checkInt('maxWaiting', options.maxWaiting ?? 10_000, 0, true);
@@ -251,4 +242,26 @@ export class RateLimiter implements Policy {
     // The new head may ask for fewer tokens and be served now, or later than the old one.
     if (wasHead) this.#drain();
   }
+}
+
+/**
+ * @internal The `ratePerSecond` and `burst` of a token bucket, checked: a rate above 0 and
+ * a burst >= 1 (by default the rate, at least 1). Shared with weir/redis's limiter.
+ * @throws {RangeError} naming the option.
+ */
+export function checkRate(options: { ratePerSecond: number; burst?: number }): {
+  rate: number;
+  burst: number;
+} {
+  const rate = options.ratePerSecond;
+  if (typeof rate !== 'number' || !Number.isFinite(rate) || rate <= 0) {
+    throw new RangeError(
+      `Expected \`ratePerSecond\` to be a finite number above 0, got ${describe(rate)}`,
+    );
+  }
+  const burst = options.burst ?? Math.max(1, rate);
+  if (typeof burst !== 'number' || !Number.isFinite(burst) || burst < 1) {
+    throw new RangeError(`Expected \`burst\` to be a finite number >= 1, got ${describe(burst)}`);
+  }
+  return { rate, burst };
 }
