@@ -415,13 +415,13 @@ export interface AcquireOptions {
   priority?: number;
 }
 
+const ACQUIRE_KEYS = optionKeys<AcquireOptions>({ signal: 1, timeoutMs: 1, priority: 1 });
+
 /**
  * Checks the options of one acquire; returns true, checking no further, if its signal has
  * already aborted. @throws {TypeError|RangeError} naming the bad option.
  */
-const ACQUIRE_KEYS = optionKeys<AcquireOptions>({ signal: 1, timeoutMs: 1, priority: 1 });
-
-export function checkAcquireOptions(options: AcquireOptions): boolean {
+function checkAcquireOptions(options: AcquireOptions): boolean {
   checkObject('options', options);
   checkKeys('Pool.acquire', options, ACQUIRE_KEYS);
   if (checkSignal(options.signal)?.aborted) return true;
@@ -434,7 +434,7 @@ export function checkAcquireOptions(options: AcquireOptions): boolean {
   return false;
 }
 
-/** A rejection for bad or already aborted acquire `options`, or null to go on. */
+/** @internal A rejection for bad or already aborted acquire `options`, or null to go on. */
 export function refuseAcquire(options: AcquireOptions): Promise<never> | null {
   try {
     return checkAcquireOptions(options) ? Promise.reject(abortReason(options.signal!)) : null;

@@ -138,6 +138,7 @@ export class WaitSamples {
   }
 }
 
+/** @internal p50, p99 and max of a sample of waits, in ms, and its size (zeros when empty); sorts it in place. */
 export function summarize(sample: Float64Array): WaitSummary {
   const n = sample.length;
   if (n === 0) return { p50: 0, p99: 0, max: 0, samples: 0 };
