@@ -2,33 +2,18 @@
 // no request counted in flight, no socket and no timer; its options are checked up front.
 import assert from 'node:assert/strict';
 import type { ServerResponse } from 'node:http';
-import { afterEach, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import {
   type BalancedHttpPool,
   type BalancedHttpPoolOptions,
   createBalancedHttpPool,
 } from '../../src/http/index.js';
 import { isWeirError } from '../../src/internal/errors.js';
-import { Lab, seeded } from './latency-lab.js';
+import { balancedPools, Lab } from './latency-lab.js';
 import { httpServer } from './servers.js';
 
 let lab: Lab;
-let pools: BalancedHttpPool[] = [];
-afterEach(async () => {
-  for (const p of pools) await p.close();
-  pools = [];
-  await lab.close();
-  assert.equal(lab.clock.pendingTimers, 0, 'no timer left on the clock');
-});
-
-function balanced(
-  upstreams: Record<string, string[]>,
-  extra: Partial<BalancedHttpPoolOptions> = {},
-): BalancedHttpPool {
-  const pool = createBalancedHttpPool({ upstreams, clock: lab.clock, random: seeded(5), ...extra });
-  pools.push(pool);
-  return pool;
-}
+const balanced = balancedPools(5, () => lab);
 
 const tick = () => new Promise((r) => setImmediate(r));
 async function until(cond: () => boolean): Promise<void> {

@@ -3,34 +3,13 @@
 // more than the cap) for growing times and come back on probation, everything down either
 // routes to all or fails fast, and recovered endpoints get their traffic back.
 import assert from 'node:assert/strict';
-import { afterEach, describe, test } from 'node:test';
-import {
-  type BalancedHttpPool,
-  type BalancedHttpPoolOptions,
-  createBalancedHttpPool,
-  type EjectEvent,
-  type RegionChange,
-} from '../../src/http/index.js';
+import { describe, test } from 'node:test';
+import type { BalancedHttpPool, EjectEvent, RegionChange } from '../../src/http/index.js';
 import { isWeirError } from '../../src/internal/errors.js';
-import { Lab, seeded } from './latency-lab.js';
+import { balancedPools, Lab } from './latency-lab.js';
 
 let lab: Lab;
-let pools: BalancedHttpPool[] = [];
-afterEach(async () => {
-  for (const p of pools) await p.close();
-  pools = [];
-  await lab.close();
-  assert.equal(lab.clock.pendingTimers, 0, 'no timer left on the clock');
-});
-
-function balanced(
-  upstreams: Record<string, string[]>,
-  extra: Partial<BalancedHttpPoolOptions> = {},
-): BalancedHttpPool {
-  const pool = createBalancedHttpPool({ upstreams, clock: lab.clock, random: seeded(3), ...extra });
-  pools.push(pool);
-  return pool;
-}
+const balanced = balancedPools(3, () => lab);
 
 async function run(pool: BalancedHttpPool, n: number): Promise<(string | Error)[]> {
   const out: (string | Error)[] = [];

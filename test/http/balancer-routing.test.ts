@@ -2,38 +2,13 @@
 // fastest region wins, a primary that slows down loses its traffic and wins it back after
 // the hold, jitter does not move traffic back and forth, and equal regions share it.
 import assert from 'node:assert/strict';
-import { afterEach, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { request } from 'undici';
-import {
-  type BalancedHttpPool,
-  type BalancedHttpPoolOptions,
-  createBalancedHttpPool,
-  type RegionChange,
-} from '../../src/http/index.js';
-import { Lab, seeded } from './latency-lab.js';
+import type { BalancedHttpPool, RegionChange } from '../../src/http/index.js';
+import { balancedPools, Lab, seeded } from './latency-lab.js';
 
 let lab: Lab;
-let pools: BalancedHttpPool[] = [];
-afterEach(async () => {
-  for (const p of pools) await p.close();
-  pools = [];
-  await lab.close();
-  assert.equal(lab.clock.pendingTimers, 0, 'no timer left on the clock');
-});
-
-function balanced(
-  upstreams: Record<string, string[]>,
-  extra: Partial<BalancedHttpPoolOptions> = {},
-): BalancedHttpPool {
-  const pool = createBalancedHttpPool({
-    upstreams,
-    clock: lab.clock,
-    random: seeded(42),
-    ...extra,
-  });
-  pools.push(pool);
-  return pool;
-}
+const balanced = balancedPools(42, () => lab);
 
 async function run(pool: BalancedHttpPool, n: number): Promise<string[]> {
   const out: string[] = [];

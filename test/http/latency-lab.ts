@@ -4,9 +4,16 @@
 // it waits for the request to reach a server (or fail), then advances the clock by that
 // server's delay. The measured latency never depends on how long the machine took.
 
+import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { BalancedHttpPool, HttpRequestOptions } from '../../src/http/index.js';
+import { afterEach } from 'node:test';
+import {
+  type BalancedHttpPool,
+  type BalancedHttpPoolOptions,
+  createBalancedHttpPool,
+  type HttpRequestOptions,
+} from '../../src/http/index.js';
 import { FakeClock } from '../../src/internal/clock.js';
 
 export interface LabServer {
@@ -152,4 +159,34 @@ export class Lab {
   async close(): Promise<void> {
     for (const name of [...this.#http.keys()]) await this.stop(name);
   }
+}
+
+/**
+ * The balanced pools of one test file, made on the current lab's clock with a seeded
+ * random, and closed after each test together with the lab, which must then hold no timer.
+ */
+export function balancedPools(
+  seed: number,
+  lab: () => Lab,
+): (
+  upstreams: Record<string, string[]>,
+  extra?: Partial<BalancedHttpPoolOptions>,
+) => BalancedHttpPool {
+  let pools: BalancedHttpPool[] = [];
+  afterEach(async () => {
+    for (const p of pools) await p.close();
+    pools = [];
+    await lab().close();
+    assert.equal(lab().clock.pendingTimers, 0, 'no timer left on the clock');
+  });
+  return (upstreams, extra = {}) => {
+    const pool = createBalancedHttpPool({
+      upstreams,
+      clock: lab().clock,
+      random: seeded(seed),
+      ...extra,
+    });
+    pools.push(pool);
+    return pool;
+  };
 }
