@@ -1,7 +1,8 @@
-// Queries per second and p99 latency through weir's PostgreSQL pool and through
-// node-postgres's own pool (pg.Pool), both with 10 connections, at 1, 10 and 100
-// concurrent callers, against the local server. Skips with a message if it is down.
+// Queries per second and p99 latency through weir's PostgreSQL pool, node-postgres's own
+// pool (pg.Pool) and postgres.js 3, each with 10 connections, at 1, 10 and 100 concurrent
+// callers, against the local server. Skips with a message if it is down.
 import pg from 'pg';
+import postgres from 'postgres';
 import { createPgPool } from 'weir/pg';
 import { percentile, rate, table } from './lib.js';
 
@@ -21,9 +22,18 @@ await admin.query(
 type Query = (text: string, values?: unknown[]) => Promise<unknown>;
 const weir = createPgPool({ connection: url, min: 10, max: 10 });
 const pgPool = new pg.Pool({ connectionString: url, min: 10, max: 10 });
+// postgres.js prepares every statement by default (what its tagged template does);
+// `unsafe` with `prepare: true` sends the same messages for a text given as a string.
+// Its connections open lazily: the warm-up round of each workload opens all 10.
+const sql = postgres(url, { max: 10, onnotice: () => {} });
 const peers: { name: string; query: Query }[] = [
   { name: 'weir', query: (t, v) => weir.query(t, v) },
   { name: 'pg.Pool', query: (t, v) => pgPool.query(t, v) },
+  {
+    name: 'postgres.js',
+    query: (t, v) =>
+      sql.unsafe(t, (v ?? []) as postgres.ParameterOrJSON<never>[], { prepare: true }),
+  },
 ];
 
 const workloads: { name: string; text: string; values: () => unknown[] | undefined }[] = [
@@ -53,38 +63,49 @@ async function round(query: Query, w: (typeof workloads)[number], concurrency: n
 }
 
 const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+// WEIR_PG_ROUNDS one-second rounds per case (5 by default; more on a shared machine), and
+// WEIR_PG_ONLY=lookup to measure only the indexed lookup.
+const rounds = Number(process.env.WEIR_PG_ROUNDS ?? 5);
+const only = process.env.WEIR_PG_ONLY;
 const rows: string[][] = [];
 for (const w of workloads) {
+  if (only !== undefined && !w.name.includes(only)) continue;
   for (const c of [1, 10, 100]) {
     const results = new Map<string, { qps: number[]; p99: number[] }>();
     for (const p of peers) {
       results.set(p.name, { qps: [], p99: [] });
       await round(p.query, w, c, 300); // warm-up
     }
-    for (let r = 0; r < 5; r++) {
+    // Peers take turns, the order reversed every other round, so that a slow patch of the
+    // machine falls on all of them; each round's weir/x is taken within that round.
+    for (let r = 0; r < rounds; r++) {
       for (const p of r % 2 === 0 ? peers : [...peers].reverse()) {
         const res = await round(p.query, w, c, 1000);
         results.get(p.name)!.qps.push(res.qps);
         results.get(p.name)!.p99.push(res.p99);
       }
     }
-    const weirQps = med(results.get('weir')!.qps);
+    const weirQps = results.get('weir')!.qps;
     for (const [name, r] of results) {
+      const ratios = weirQps.map((q, i) => q / r.qps[i]!);
       rows.push([
         w.name,
         String(c),
         name,
         `${rate(med(r.qps))}/s`,
         `${med(r.p99).toFixed(2)} ms`,
-        name === 'weir' ? '1.00' : (weirQps / med(r.qps)).toFixed(2),
+        name === 'weir' ? '1.00' : med(ratios).toFixed(2),
+        name === 'weir'
+          ? ''
+          : `${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}`,
       ]);
     }
   }
 }
 console.log(
-  'queries per second and p99 latency, pool of 10 connections (median of 5 one-second rounds)\n',
+  `queries per second and p99 latency, pool of 10 connections (median of ${rounds} one-second rounds; weir/x is the median of the rounds' ratios, and their range)\n`,
 );
-table(['query', 'callers', 'pool', 'rate', 'p99', 'weir/x'], rows);
+table(['query', 'callers', 'pool', 'rate', 'p99', 'weir/x', 'range'], rows);
 
 // What each pool costs on its own: borrowing and returning a connected client with no
 // query, 10 callers. This is the part of a query's time a pool can change.
@@ -136,4 +157,5 @@ table(
 );
 await weir.close();
 await pgPool.end();
+await sql.end();
 await admin.end();
