@@ -14,7 +14,7 @@ import { createManagedPool, type ManagedPoolOptions, PooledClient } from '../man
 import { managedOptionKeys } from '../managed/options.js';
 import type { AcquireOptions, Lease } from '../pool/index.js';
 import { type PgConnection, PgManager } from './manager.js';
-import { type QueryOptions, runQuery } from './query.js';
+import { type QueryOptions, runQuery, sendQuery } from './query.js';
 import { isStaleStatement } from './statements.js';
 
 /**
@@ -207,26 +207,55 @@ export class PgPool extends PooledClient<PgConnection, PgManager> {
     options: (QueryOptions & Pick<AcquireOptions, 'priority'>) | undefined,
     attempt: number,
   ): Promise<pg.QueryResult<R>> {
-    return this.#run<R>(lease.value, text, values, options).then(
-      (result) => {
-        lease.release();
-        return result;
-      },
-      (error: unknown) => {
-        const lost = lease.value.broken !== undefined || isConnectionLost(error);
-        if (lost) lease.destroy(error);
-        else lease.release();
-        // A statement refused because its connection had died (terminated while idle, reset)
-        // never took effect: the server rolls back whatever a terminated backend was doing.
-        // It is retried once, on another connection. A socket that merely dropped
-        // mid-statement is not retried: that statement may have committed.
-        const retry = lost ? neverTookEffect(error) : isStaleStatement(error);
-        if (attempt === 1 && retry && !options?.signal?.aborted) {
-          return this.#acquireThenRun<R>(text, values, options, 2);
+    const statement = {
+      text,
+      values,
+      signal: options?.signal,
+      timeoutMs: options?.timeoutMs ?? this.#queryTimeoutMs,
+    };
+    // One promise per query: the connection goes back from node-postgres's callback, which
+    // runs once the server is ready for the next statement.
+    return new Promise<pg.QueryResult<R>>((resolve, reject) => {
+      sendQuery(lease.value, statement, this.pool.manager, (error, result) => {
+        if (error === undefined) {
+          lease.release();
+          resolve(result as pg.QueryResult<R>);
+          return;
         }
-        throw error;
-      },
-    );
+        // A microtask later, as when this was a promise's rejection: node-postgres reports
+        // an error before it reads the ReadyForQuery that follows it in the same chunk.
+        queueMicrotask(() => {
+          try {
+            resolve(this.#failed<R>(lease, error, text, values, options, attempt));
+          } catch (thrown) {
+            reject(thrown);
+          }
+        });
+      });
+    });
+  }
+
+  /** Gives back (or destroys) the connection of a failed statement; retries it or throws. */
+  #failed<R extends pg.QueryResultRow>(
+    lease: Lease<PgConnection>,
+    error: unknown,
+    text: string,
+    values: unknown[] | undefined,
+    options: (QueryOptions & Pick<AcquireOptions, 'priority'>) | undefined,
+    attempt: number,
+  ): Promise<pg.QueryResult<R>> {
+    const lost = lease.value.broken !== undefined || isConnectionLost(error);
+    if (lost) lease.destroy(error);
+    else lease.release();
+    // A statement refused because its connection had died (terminated while idle, reset)
+    // never took effect: the server rolls back whatever a terminated backend was doing.
+    // It is retried once, on another connection. A socket that merely dropped
+    // mid-statement is not retried: that statement may have committed.
+    const retry = lost ? neverTookEffect(error) : isStaleStatement(error);
+    if (attempt === 1 && retry && !options?.signal?.aborted) {
+      return this.#acquireThenRun<R>(text, values, options, 2);
+    }
+    throw error;
   }
 
   /**

@@ -2,7 +2,7 @@ import pg from 'pg';
 import type { Clock } from '../internal/clock.js';
 import { abortReason, onAbort } from '../internal/signals.js';
 import { QueryTimeoutError } from './errors.js';
-import { isStaleStatement, type PreparedStatements } from './statements.js';
+import { type Column, isStaleStatement, type PreparedStatements } from './statements.js';
 
 /** Options of one query. */
 export interface QueryOptions {
@@ -37,6 +37,9 @@ export interface QueryContext {
   readonly clock: Clock;
 }
 
+/** @internal Called once with a statement's outcome: an error, or its result. */
+export type Done = (error: unknown, result: pg.QueryResult | undefined) => void;
+
 /**
  * @internal Runs one statement on `on.client`; on abort or after `timeoutMs` sends
  * PostgreSQL's cancel request (a separate short connection, as psql's Ctrl-C does), waits
@@ -49,62 +52,183 @@ export function runQuery<R extends pg.QueryResultRow>(
   statement: Statement,
   context: QueryContext,
 ): Promise<pg.QueryResult<R>> {
+  return new Promise<pg.QueryResult<R>>((resolve, reject) => {
+    sendQuery(on, statement, context, (error, result) => {
+      if (error === undefined) resolve(result as pg.QueryResult<R>);
+      else reject(error);
+    });
+  });
+}
+
+/**
+ * @internal {@link runQuery} with a callback instead of a promise, so that a caller with
+ * work of its own on completion (returning the connection to its pool) adds no promise of
+ * its own. `done` is called once: synchronously if `statement.signal` is already aborted,
+ * otherwise from node-postgres's handling of the server's answer. A query with neither a
+ * signal nor a timeout registers nothing for them.
+ */
+export function sendQuery(
+  on: Target,
+  statement: Statement,
+  context: QueryContext,
+  done: Done,
+): void {
   const { text, values, signal } = statement;
   const timeoutMs = statement.timeoutMs ?? Number.POSITIVE_INFINITY;
   const { client, statements } = on;
-  const { clock, config: cancelConfig } = context;
-  if (signal?.aborted) return Promise.reject(abortReason(signal));
+  if (signal?.aborted) {
+    done(abortReason(signal), undefined);
+    return;
+  }
   // Only parameterised texts: an unparameterised one may hold several statements, which
   // the simple protocol allows and a prepared statement does not.
   const name =
     statements !== undefined && values !== undefined && values.length > 0
       ? statements.name(text)
       : undefined;
-  return new Promise<pg.QueryResult<R>>((resolve, reject) => {
-    let cancelledWith: { error: unknown } | undefined;
-    let timer: unknown;
-    const config = name === undefined ? text : { text, name };
-    const query = new (pg.Query as unknown as QueryCtor)(config, values, (error, result) => {
-      disposeAbort();
-      clock.clearTimeout(timer);
-      if (error && name !== undefined && isStaleStatement(error))
-        statements?.invalidate(text, name);
-      if (cancelledWith !== undefined && error) reject(cancelledWith.error);
-      else if (error) reject(error);
-      else resolve(result as pg.QueryResult<R>);
-    });
-    const cancel = (reason: (cause: unknown) => unknown): void => {
-      if (cancelledWith !== undefined) return;
-      cancelledWith = { error: undefined };
-      // The eventual server error becomes the cause of what we report.
-      const callback = query.callback;
-      query.callback = (error, result) => {
-        if (cancelledWith !== undefined) cancelledWith.error = reason(error);
-        callback?.(error, result);
-      };
-      sendCancel(client, query, cancelConfig);
+  const query = new StatementQuery(text, values, undefined);
+  if (name !== undefined) {
+    // Set after construction: a config object `{ text, name }` would be copied property
+    // by property (descriptors and all) by node-postgres for every query.
+    query.name = name;
+    query.statements = statements;
+  }
+  const settle: Settle = (error, result) => {
+    if (error && name !== undefined && isStaleStatement(error)) statements?.invalidate(text, name);
+    if (error) done(error, undefined);
+    else done(undefined, result as pg.QueryResult);
+  };
+  if (signal === undefined && !Number.isFinite(timeoutMs)) {
+    query.callback = settle;
+  } else {
+    watch(query, client, signal, timeoutMs, context, settle);
+  }
+  client.query(query as unknown as pg.Submittable);
+}
+
+/** Cancels `query` on the server when `signal` aborts or `timeoutMs` passes. */
+function watch(
+  query: StatementQuery,
+  client: pg.Client,
+  signal: AbortSignal | undefined,
+  timeoutMs: number,
+  context: QueryContext,
+  settle: Settle,
+): void {
+  const { clock, config: cancelConfig } = context;
+  let cancelledWith: { error: unknown } | undefined;
+  let timer: unknown;
+  query.callback = (error, result) => {
+    disposeAbort();
+    clock.clearTimeout(timer);
+    settle(cancelledWith !== undefined && error ? cancelledWith.error : error, result);
+  };
+  const cancel = (reason: (cause: unknown) => unknown): void => {
+    if (cancelledWith !== undefined) return;
+    cancelledWith = { error: undefined };
+    // The eventual server error becomes the cause of what we report.
+    const callback = query.callback;
+    query.callback = (error, result) => {
+      if (cancelledWith !== undefined) cancelledWith.error = reason(error);
+      callback?.(error, result);
     };
-    const disposeAbort = onAbort(signal, (r) => cancel(() => r));
-    if (Number.isFinite(timeoutMs)) {
-      timer = clock.setTimeout(
-        () => cancel((cause) => new QueryTimeoutError(timeoutMs, cause)),
-        timeoutMs,
-      );
-    }
-    client.query(query as unknown as pg.Submittable);
-  });
+    sendCancel(client, query, cancelConfig);
+  };
+  const disposeAbort = onAbort(signal, (r) => cancel(() => r));
+  if (Number.isFinite(timeoutMs)) {
+    timer = clock.setTimeout(
+      () => cancel((cause) => new QueryTimeoutError(timeoutMs, cause)),
+      timeoutMs,
+    );
+  }
 }
 
 type QueryCallback = (error: Error | null | undefined, result: unknown) => void;
+type Settle = (error: unknown, result: unknown) => void;
 /** node-postgres's Query as used here: its callback is reassigned to learn the cancel outcome. */
 interface RawQuery {
   callback: QueryCallback | undefined;
 }
-type QueryCtor = new (
-  config: string | { text: string; name: string },
+
+/** The parts of node-postgres's Query (and of its connection) that {@link StatementQuery} uses. */
+interface PgQuery extends RawQuery {
+  name: string | undefined;
+  text: string;
+  values: unknown[] | undefined;
+  portal: string;
+  binary: boolean | undefined;
+  rows: number | undefined;
+  _result: { addFields(fields: Column[]): void };
+  _accumulateRows: boolean;
+  hasBeenParsed(connection: Wire): boolean;
+  prepare(connection: Wire): void;
+  handleRowDescription(message: { fields: Column[] }): void;
+  handleError(error: unknown, connection: Wire): void;
+  _getRows(connection: Wire, rows: number | undefined): void;
+}
+interface Wire {
+  bind(config: object): void;
+  close(config: { type: string; name: string | undefined }): void;
+  sync(): void;
+}
+const PgQueryBase = pg.Query as unknown as new (
+  text: string,
   values: unknown[] | undefined,
-  callback: QueryCallback,
-) => RawQuery;
+  callback: QueryCallback | undefined,
+) => PgQuery;
+const prepareValue = (pg as unknown as { utils: { prepareValue(v: unknown): unknown } }).utils
+  .prepareValue;
+
+/**
+ * node-postgres's Query, taught to run a named statement whose columns the connection
+ * already knows with Bind and Execute only. node-postgres sends a Describe of the portal
+ * with every run, and the server answers it with the same row description every time;
+ * here the first description is kept (see {@link PreparedStatements}) and handed to the
+ * result as that answer would have been.
+ */
+class StatementQuery extends PgQueryBase {
+  /** The connection's named statements, when this query runs as one of them. */
+  statements: PreparedStatements | undefined = undefined;
+
+  override prepare(connection: Wire): void {
+    const columns =
+      this.statements !== undefined && this.name !== undefined
+        ? this.statements.columns(this.name)
+        : undefined;
+    if (columns === undefined || !this.hasBeenParsed(connection)) {
+      super.prepare(connection);
+      return;
+    }
+    // What handleRowDescription does with the server's description (a new array per
+    // result, as each description is): the rows are parsed with it and kept.
+    this._result.addFields(columns.slice());
+    this._accumulateRows = true;
+    // As node-postgres's own prepare: a value that cannot be serialised fails the query
+    // before anything but a Close is sent.
+    try {
+      connection.bind({
+        portal: this.portal,
+        statement: this.name,
+        values: this.values,
+        binary: this.binary,
+        valueMapper: prepareValue,
+      });
+    } catch (error) {
+      connection.close({ type: 'S', name: this.name });
+      connection.sync();
+      this.handleError(error, connection);
+      return;
+    }
+    this._getRows(connection, this.rows);
+  }
+
+  override handleRowDescription(message: { fields: Column[] }): void {
+    super.handleRowDescription(message);
+    if (this.statements !== undefined && this.name !== undefined) {
+      this.statements.described(this.name, message.fields);
+    }
+  }
+}
 
 /** @internal Asks the server to cancel whatever `client` is running, if anything. */
 export function cancelActive(client: pg.Client, config: CancelConfig): void {
