@@ -1,6 +1,8 @@
 // Queries per second and p99 latency through weir's PostgreSQL pool, node-postgres's own
 // pool (pg.Pool) and postgres.js 3, each with 10 connections, at 1, 10 and 100 concurrent
 // callers, against the local server. Skips with a message if it is down.
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import pg from 'pg';
 import postgres from 'postgres';
 import { createPgPool } from 'weir/pg';
@@ -35,6 +37,16 @@ const peers: { name: string; query: Query }[] = [
       sql.unsafe(t, (v ?? []) as postgres.ParameterOrJSON<never>[], { prepare: true }),
   },
 ];
+// WEIR_PG_BASE=<another build's dist> adds that build's pool as a peer, for before/after
+// figures measured in the same rounds.
+let base: { close(): Promise<void> } | undefined;
+if (process.env.WEIR_PG_BASE !== undefined) {
+  const entry = pathToFileURL(resolve(process.env.WEIR_PG_BASE, 'pg/index.js')).href;
+  const { createPgPool: createBase } = (await import(entry)) as typeof import('weir/pg');
+  const pool = createBase({ connection: url, min: 10, max: 10 });
+  base = pool;
+  peers.push({ name: 'weir (base)', query: (t, v) => pool.query(t, v) });
+}
 
 const workloads: { name: string; text: string; values: () => unknown[] | undefined }[] = [
   { name: 'SELECT 1', text: 'SELECT 1', values: () => undefined },
@@ -158,4 +170,5 @@ table(
 await weir.close();
 await pgPool.end();
 await sql.end();
+await base?.close();
 await admin.end();
