@@ -1,7 +1,7 @@
 // bench/pg.ts's indexed lookup, one client at a time, against any build of weir, for
 // before/after runs and for the client-side cost of one query:
 // `node --import tsx bench/ab/pg-query.ts <dist> <case> [n] [callers] [rounds]` prints each
-// round's rate. Under `valgrind --tool=callgrind node --single-threaded ...` with rounds 1
+// round's rate and the process's CPU time per query. Under `valgrind --tool=callgrind node --single-threaded ...` with rounds 1
 // and two values of `n`, the difference of the two instruction totals divided by the
 // difference of `n` is what the Node process spends on one query (the server's work is in
 // its own process and not counted). Cases: weir (createPgPool, 10 connections), pg.Pool
@@ -69,8 +69,16 @@ const serial = which.startsWith('client');
 await run(2000, serial ? 1 : Math.max(callers, 10));
 for (let r = 0; r < rounds; r++) {
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   await run(n, serial ? 1 : callers);
+  const cpu = process.cpuUsage(cpu0);
   const dt = performance.now() - t0;
-  console.log(`${which} c=${callers} ${((n / dt) * 1000).toFixed(0)}/s`);
+  // CPU time of this process (user and system: the socket calls are system time) per
+  // query: unlike the rate, it does not count the time spent waiting for the server or
+  // for a core, so it moves less with other load on the machine.
+  const us = (x: number) => (x / n).toFixed(1);
+  console.log(
+    `${which} c=${callers} ${((n / dt) * 1000).toFixed(0)}/s cpu ${us(cpu.user + cpu.system)} µs/query (user ${us(cpu.user)}, system ${us(cpu.system)})`,
+  );
 }
 await close();
