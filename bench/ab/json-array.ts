@@ -5,7 +5,7 @@
 //   node --import tsx bench/ab/json-array.ts rss <n> <dist|stringify>   peak RSS in MiB over
 //     a lazily generated source of n rows (run it in a fresh process per figure); `floor`
 //     encodes each row and drops it, with no stream at all
-//   node --import tsx bench/ab/json-array.ts once <n> <dist>   one pass over n rows, for
+//   node --import tsx bench/ab/json-array.ts once <n> <dist|stringify>   one pass over n rows, for
 //     `valgrind --tool=callgrind node --single-threaded ...` at two values of n: the
 //     difference of the totals over the difference of n is the cost of one row.
 // The rows and the discarding response are bench/json.ts's.
@@ -75,9 +75,9 @@ if (mode === 'rss') {
   } else await viaWeir(await load(which), lazyRows(n));
   console.log((process.resourceUsage().maxRSS / 1024).toFixed(1));
 } else if (mode === 'once') {
-  const json = await load(dists[0]!);
   const data = Array.from({ length: n }, (_, i) => row(i));
-  console.log(await viaWeir(json, data));
+  if (dists[0] === 'stringify') console.log(await viaStringify(data));
+  else console.log(await viaWeir(await load(dists[0]!), data));
 } else {
   const builds = await Promise.all(dists.map(load));
   const data = Array.from({ length: n }, (_, i) => row(i));

@@ -112,6 +112,7 @@ const MAX_BATCH = 1024;
 // A scratch buffer for a text that overflows the room left is kept up to this size.
 const MAX_SCRATCH = 256 * 1024;
 let scratch: FastBuffer | undefined;
+let scratchLen = 0;
 
 // Encodes items into fixed-size pooled buffers. An item's JSON text is written straight
 // into the current buffer; a full buffer becomes a chunk (the buffer itself when the
@@ -420,22 +421,23 @@ class EncodePull implements Pull<Uint8Array> {
   #text(s: string): void {
     const buf = this.#buf ?? this.#take();
     const room = this.#cap - this.#fill;
-    // At most 3 UTF-8 bytes per UTF-16 code unit: no need to measure first.
-    if (s.length * 3 <= room) {
-      this.#fill += (buf as FastBuffer).utf8Write(s, this.#fill, room);
-    } else {
-      const len = Buffer.byteLength(s);
-      if (len <= room) {
-        this.#fill += (buf as FastBuffer).utf8Write(s, this.#fill, room);
-      } else {
-        this.#split(encodeApart(s, len), len);
+    // At least one byte per UTF-16 code unit: a longer text cannot fit.
+    if (s.length <= room) {
+      const n = (buf as FastBuffer).utf8Write(s, this.#fill, room);
+      // Only whole characters are written, so with 4 bytes of room left none was left
+      // out; and at most 3 bytes per code unit need less room than there is. Otherwise
+      // the text is measured (rarely: the text is about as long as the room).
+      if (room - n >= 4 || s.length * 3 <= room || Buffer.byteLength(s) === n) {
+        this.#fill += n;
+        if (this.#fill === this.#cap) this.#push();
         return;
       }
     }
-    if (this.#fill === this.#cap) this.#push();
+    const bytes = encodeApart(s);
+    this.#split(bytes, bytes === scratch ? scratchLen : bytes.length);
   }
 
-  // An item larger than the room left: its bytes continue in as many buffers as needed.
+  // A text larger than the room left: its bytes continue in as many buffers as needed.
   #split(bytes: Buffer, len: number): void {
     let off = 0;
     while (off < len) {
@@ -511,14 +513,16 @@ function ownKey(value: unknown): boolean {
   }
 }
 
-// The UTF-8 bytes of `s` (`len` of them), in a scratch buffer when they are not too many:
-// they are copied out at once, and a batch overflows the room left in about every chunk.
-function encodeApart(s: string, len: number): Buffer {
-  if (len > MAX_SCRATCH) return Buffer.from(s, 'utf8');
-  if (scratch === undefined || scratch.length < len) {
-    scratch = Buffer.allocUnsafeSlow(Math.max(len, 64 * 1024)) as FastBuffer;
+// The UTF-8 bytes of `s`: in the scratch buffer (`scratchLen` of them) when at most
+// MAX_SCRATCH, since they are copied out at once and a batch overflows the room left in
+// about every chunk; else in a buffer of their own.
+function encodeApart(s: string): Buffer {
+  const most = s.length * 3;
+  if (most > MAX_SCRATCH) return Buffer.from(s, 'utf8');
+  if (scratch === undefined || scratch.length < most) {
+    scratch = Buffer.allocUnsafeSlow(Math.max(most, 64 * 1024)) as FastBuffer;
   }
-  scratch.utf8Write(s, 0, len);
+  scratchLen = scratch.utf8Write(s, 0, most);
   return scratch;
 }
 
