@@ -18,6 +18,7 @@ import { Stream } from '../stream/stream.js';
 import { BufferPool } from './buffer-pool.js';
 import { JsonEncodeError } from './errors.js';
 import { checkMetrics, type JsonStreamMetrics, MeteredPull } from './metered.js';
+import { encodeApart, type FastBuffer } from './utf8-write.js';
 
 /** Options of {@link jsonArray} and {@link ndjson}. */
 export interface EncodeOptions<T, U = T> {
@@ -109,10 +110,6 @@ enum State {
 
 // Rows of one JSON.stringify call in a batch: beyond this, a larger batch saves no time.
 const MAX_BATCH = 1024;
-// A scratch buffer for a text that overflows the room left is kept up to this size.
-const MAX_SCRATCH = 256 * 1024;
-let scratch: FastBuffer | undefined;
-let scratchLen = 0;
 
 // Encodes items into fixed-size pooled buffers. An item's JSON text is written straight
 // into the current buffer; a full buffer becomes a chunk (the buffer itself when the
@@ -225,9 +222,8 @@ class EncodePull implements Pull<Uint8Array> {
     return undefined;
   }
 
-  // Encodes the batch before waiting, so that the batch never holds items across a wait
-  // and an item that cannot be encoded fails the stream as soon as it would one at a
-  // time. The wait is then abandoned: its failure must not go unhandled.
+  // No batch is held across a wait: an item that cannot be encoded fails the stream as
+  // soon as it would alone. The wait is then abandoned, its failure handled.
   #flushBefore(wait: PromiseLike<unknown>): void {
     if (this.#batch.length === 0) return;
     try {
@@ -290,7 +286,7 @@ class EncodePull implements Pull<Uint8Array> {
       this.#encode(value, this.#index++);
       return;
     }
-    if (ownKey(value)) {
+    if (hasToJSON(value)) {
       this.#flushBatch();
       this.#encode(value, this.#index++);
       return;
@@ -333,14 +329,9 @@ class EncodePull implements Pull<Uint8Array> {
     }
     batch.length = 0;
     if (start > 0) this.#byte(COMMA);
-    const before = this.#written();
+    const before = this.#chunksMade * this.#cap + this.#fill;
     this.#text(text.slice(1, -1));
-    this.#rowBytes = Math.max(1, (this.#written() - before) / n);
-  }
-
-  // Bytes written so far, for measuring a batch.
-  #written(): number {
-    return this.#chunksMade * this.#cap + this.#fill;
+    this.#rowBytes = Math.max(1, (this.#chunksMade * this.#cap + this.#fill - before) / n);
   }
 
   #encode(value: unknown, index: number): void {
@@ -433,16 +424,15 @@ class EncodePull implements Pull<Uint8Array> {
         return;
       }
     }
-    const bytes = encodeApart(s);
-    this.#split(bytes, bytes === scratch ? scratchLen : bytes.length);
+    this.#split(encodeApart(s));
   }
 
   // A text larger than the room left: its bytes continue in as many buffers as needed.
-  #split(bytes: Buffer, len: number): void {
+  #split(bytes: Buffer): void {
     let off = 0;
-    while (off < len) {
+    while (off < bytes.length) {
       const buf = this.#buf ?? this.#take();
-      const n = Math.min(this.#cap - this.#fill, len - off);
+      const n = Math.min(this.#cap - this.#fill, bytes.length - off);
       bytes.copy(buf, this.#fill, off, off + n);
       this.#fill += n;
       off += n;
@@ -497,33 +487,16 @@ class EncodePull implements Pull<Uint8Array> {
 
 const FAILED: Step<unknown> = Object.freeze({ done: true, value: Symbol('failed') });
 
-// Node's UTF-8 writer behind `Buffer#write`, without its argument juggling: a measurable
-// share of the per-item cost. It has been on Buffer.prototype since Node 0.x.
-type FastBuffer = Buffer & { utf8Write(s: string, offset: number, length: number): number };
-
 // Whether JSON.stringify would call a `toJSON` of the item itself, whose argument is the
 // item's key. Looking it up may throw (a revoked proxy): the item then goes alone, and
 // JSON.stringify throws the error it would have.
-function ownKey(value: unknown): boolean {
+function hasToJSON(value: unknown): boolean {
   if (value == null) return false;
   try {
     return typeof (value as { toJSON?: unknown }).toJSON === 'function';
   } catch {
     return true;
   }
-}
-
-// The UTF-8 bytes of `s`: in the scratch buffer (`scratchLen` of them) when at most
-// MAX_SCRATCH, since they are copied out at once and a batch overflows the room left in
-// about every chunk; else in a buffer of their own.
-function encodeApart(s: string): Buffer {
-  const most = s.length * 3;
-  if (most > MAX_SCRATCH) return Buffer.from(s, 'utf8');
-  if (scratch === undefined || scratch.length < most) {
-    scratch = Buffer.allocUnsafeSlow(Math.max(most, 64 * 1024)) as FastBuffer;
-  }
-  scratchLen = scratch.utf8Write(s, 0, most);
-  return scratch;
 }
 
 function encoder<T, U>(
