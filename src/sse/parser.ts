@@ -1,5 +1,6 @@
 import { checkFn, checkInt, checkKeys, checkObject, optionKeys } from '../internal/options.js';
 import { SseLimitError } from './errors.js';
+import { decodeBinary, incompleteAt } from './utf8.js';
 
 /** One dispatched event, as an `EventSource` would deliver it. */
 export interface SseEvent {
@@ -43,10 +44,6 @@ const PARSER_KEYS = optionKeys<SseParserOptions>({
   lastEventId: 1,
 });
 
-// The BOM is stripped by feed(), not by the decoder, so that bytes and text, however cut,
-// lose exactly one.
-const newDecoder = () => new TextDecoder('utf-8', { ignoreBOM: true });
-
 const LF = 10;
 const CR = 13;
 const COLON = 58;
@@ -61,8 +58,10 @@ const SPACE = 32;
  * dispatches; the last event id carries over from event to event; an event cut off by the
  * end of the stream is discarded.
  *
- * Each chunk is decoded once and its lines found by native search; field values are
- * slices of the decoded text, which V8 makes without copying.
+ * Bytes are not decoded as a whole: a chunk is copied into a one-byte string, a character
+ * a byte, in which lines and field names are found by native search; only field values
+ * with bytes over 0x7f are decoded (ASCII ones are slices, which V8 makes without
+ * copying). Text is parsed the same way, its values sliced.
  *
  * @throws {TypeError|RangeError} at construction for a bad option; `feed()` throws
  * `ERR_SSE_LINE_TOO_LONG` / `ERR_SSE_EVENT_TOO_LARGE` over the limits.
@@ -77,13 +76,19 @@ export class SseParser {
   readonly #onComment: ((text: string) => void) | undefined;
   readonly #maxLine: number;
   readonly #maxEvent: number;
-  #decoder = newDecoder();
   #lastEventId: string;
   #idBuffer: string;
   #type = '';
   #data = '';
   #hasData = false;
-  #carry = ''; // a line begun in an earlier chunk
+  // A line begun in an earlier chunk: its bytes (one character a byte) when #carryBytes,
+  // else its text.
+  #carry = '';
+  #carryBytes = false;
+  // The bytes of a character begun before a text chunk came while a line was open in
+  // text: they belong before the next bytes, as a streaming decoder would hold them.
+  #pending = '';
+  #bytes = false; // the string being scanned holds bytes, not text
   #skipLF = false; // the previous chunk ended in CR: a LF first in this one belongs to it
   #started = false;
   #retry: number | undefined = undefined;
@@ -114,9 +119,31 @@ export class SseParser {
 
   /** Parses the next chunk of the stream: bytes, or text already decoded. */
   feed(chunk: Uint8Array | string): void {
-    // The decoder holds back a character split across chunks.
-    let text = typeof chunk === 'string' ? chunk : this.#decoder.decode(chunk, { stream: true });
+    if (typeof chunk === 'string') this.#feedText(chunk);
+    else if (chunk.length > 0) this.#feedBytes(chunk);
+  }
+
+  /** The stream ended: a partial line or event is discarded, as the spec says. */
+  end(): void {
+    this.#carry = '';
+    this.#carryBytes = false;
+    this.#pending = '';
+    this.#skipLF = false;
+    this.#started = false;
+    this.#resetEvent();
+    this.#idBuffer = '';
+  }
+
+  #feedText(text: string): void {
     if (text.length === 0) return;
+    if (this.#carryBytes) {
+      // The open line came as bytes: its characters join this text, and an incomplete
+      // one waits for the next bytes.
+      const cut = incompleteAt(this.#carry, this.#carry.length);
+      this.#pending = this.#carry.slice(cut);
+      this.#carry = decodeBinary(this.#carry, 0, cut);
+      this.#carryBytes = false;
+    }
     if (!this.#started) {
       // One BOM, at the start of the stream only: the first character of the first
       // non-empty text, however the stream was cut (a chunk may be the BOM alone, or
@@ -127,26 +154,71 @@ export class SseParser {
         if (text.length === 0) return;
       }
     }
-    this.#scan(text);
+    this.#bytes = false;
+    this.#scan(text, 0);
   }
 
-  /** The stream ended: a partial line or event is discarded, as the spec says. */
-  end(): void {
-    this.#decoder.decode();
-    this.#decoder = newDecoder();
-    this.#carry = '';
-    this.#skipLF = false;
-    this.#started = false;
-    this.#resetEvent();
-    this.#idBuffer = '';
-  }
-
-  #scan(s: string): void {
-    const len = s.length;
+  #feedBytes(chunk: Uint8Array): void {
+    let s = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length).toString('latin1');
+    if (this.#pending.length > 0) {
+      s = this.#pending + s;
+      this.#pending = '';
+    }
     let i = 0;
+    if (!this.#started) {
+      // Until a first character is whole there is no text: the bytes so far wait.
+      if (this.#carry.length > 0) {
+        s = this.#carry + s;
+        this.#carry = '';
+      }
+      if (incompleteAt(s, s.length) === 0) {
+        this.#carry = s;
+        this.#carryBytes = true;
+        return;
+      }
+      this.#started = true;
+      if (s.charCodeAt(0) === 0xef && s.charCodeAt(1) === 0xbb && s.charCodeAt(2) === 0xbf) {
+        i = 3;
+        if (s.length === 3) return;
+      }
+    } else if (this.#carry.length > 0 && !this.#carryBytes) {
+      i = this.#finishText(s);
+      if (i === -1) return;
+    }
+    this.#bytes = true;
+    this.#scan(s, i);
+  }
+
+  // The open line is text (it came as text, or grew past the limit in bytes and was
+  // decoded to be measured): it ends with the decoded bytes up to the first line end.
+  // Returns where the bytes after it start, or -1 if nothing is left.
+  #finishText(s: string): number {
+    const len = s.length;
+    const lf = s.indexOf('\n');
+    const cr = s.indexOf('\r');
+    const eol = lf === -1 ? cr : cr === -1 ? lf : lf < cr ? lf : cr;
+    if (eol === -1) {
+      const cut = incompleteAt(s, len);
+      this.#pending = s.slice(cut);
+      this.#keepText(decodeBinary(s, 0, cut));
+      return -1;
+    }
+    this.#keepText(decodeBinary(s, 0, eol));
+    const line = this.#carry;
+    this.#carry = '';
+    this.#bytes = false;
+    this.#line(line, 0, line.length);
+    if (s.charCodeAt(eol) === LF) return eol + 1;
+    if (eol + 1 < len) return s.charCodeAt(eol + 1) === LF ? eol + 2 : eol + 1;
+    this.#skipLF = true;
+    return -1;
+  }
+
+  #scan(s: string, i: number): void {
+    const len = s.length;
     if (this.#skipLF) {
       this.#skipLF = false;
-      if (s.charCodeAt(0) === LF) i = 1;
+      if (s.charCodeAt(i) === LF) i++;
     }
     // Next LF and CR at or after i, each found by native search and reused until passed.
     let lf = -2;
@@ -160,13 +232,12 @@ export class SseParser {
         return;
       }
       if (this.#carry.length > 0) {
-        this.#keep(s.slice(i, eol));
-        const line = this.#carry;
+        const line = this.#carry + s.slice(i, eol);
         this.#carry = '';
+        this.#checkLine(line, 0, line.length);
         this.#line(line, 0, line.length);
       } else {
-        if (eol - i > this.#maxLine)
-          throw new SseLimitError('ERR_SSE_LINE_TOO_LONG', this.#maxLine);
+        if (eol - i > this.#maxLine) this.#checkLine(s, i, eol);
         this.#line(s, i, eol);
       }
       if (s.charCodeAt(eol) === CR) {
@@ -179,11 +250,46 @@ export class SseParser {
     }
   }
 
+  // A line's length counts characters: in bytes, only a line longer in bytes than the
+  // limit is decoded to be measured.
+  #checkLine(s: string, b: number, e: number): void {
+    if (e - b <= this.#maxLine) return;
+    if (!this.#bytes || decodeBinary(s, b, e).length > this.#maxLine) {
+      throw new SseLimitError('ERR_SSE_LINE_TOO_LONG', this.#maxLine);
+    }
+  }
+
+  // Keeps the end of a chunk as the open line, in the chunk's form.
   #keep(part: string): void {
+    if (!this.#bytes) {
+      this.#keepText(part);
+      return;
+    }
+    const bytes = this.#carry + part;
+    if (bytes.length <= this.#maxLine) {
+      this.#carry = bytes;
+      this.#carryBytes = true;
+      return;
+    }
+    // Longer in bytes than the limit: measured in characters from now on, as text
+    // (the bytes of an incomplete character wait, as a streaming decoder holds them).
+    const cut = incompleteAt(bytes, bytes.length);
+    this.#carry = '';
+    this.#carryBytes = false;
+    this.#keepText(decodeBinary(bytes, 0, cut));
+    this.#pending = bytes.slice(cut);
+  }
+
+  #keepText(part: string): void {
     if (this.#carry.length + part.length > this.#maxLine) {
       throw new SseLimitError('ERR_SSE_LINE_TOO_LONG', this.#maxLine);
     }
     this.#carry += part;
+  }
+
+  // A value of the line s[b..e): text in bytes is decoded.
+  #value(s: string, b: number, e: number): string {
+    return this.#bytes ? decodeBinary(s, b, e) : s.slice(b, e);
   }
 
   #line(s: string, b: number, e: number): void {
@@ -196,7 +302,7 @@ export class SseParser {
       if (this.#onComment !== undefined) {
         let v = b + 1;
         if (v < e && s.charCodeAt(v) === SPACE) v++;
-        this.#onComment(s.slice(v, e));
+        this.#onComment(this.#value(s, v, e));
       }
       return;
     }
@@ -207,6 +313,8 @@ export class SseParser {
     if (v < e && s.charCodeAt(v) === SPACE) v++;
     if (v > e) v = e;
     const n = c - b;
+    // Field names are compared a character at a time: a string method searching text of
+    // two-byte characters takes V8's slow path.
     if (
       n === 4 &&
       first === 100 &&
@@ -214,7 +322,7 @@ export class SseParser {
       s.charCodeAt(b + 2) === 116 &&
       s.charCodeAt(b + 3) === 97
     ) {
-      const value = s.slice(v, e);
+      const value = this.#value(s, v, e);
       if (this.#hasData) {
         if (this.#data.length + value.length + 1 > this.#maxEvent) {
           throw new SseLimitError('ERR_SSE_EVENT_TOO_LARGE', this.#maxEvent);
@@ -227,13 +335,27 @@ export class SseParser {
         this.#data = value;
         this.#hasData = true;
       }
-    } else if (n === 5 && first === 101 && s.startsWith('vent', b + 1)) {
-      this.#type = s.slice(v, e);
+    } else if (
+      n === 5 &&
+      first === 101 &&
+      s.charCodeAt(b + 1) === 118 &&
+      s.charCodeAt(b + 2) === 101 &&
+      s.charCodeAt(b + 3) === 110 &&
+      s.charCodeAt(b + 4) === 116
+    ) {
+      this.#type = this.#value(s, v, e);
     } else if (n === 2 && first === 105 && s.charCodeAt(b + 1) === 100) {
-      // id: ignored when it contains NUL.
-      const value = s.slice(v, e);
-      if (!value.includes('\0')) this.#idBuffer = value;
-    } else if (n === 5 && first === 114 && s.startsWith('etry', b + 1)) {
+      // id: ignored when it contains NUL (in bytes, only a 0 byte decodes to NUL).
+      for (let k = v; k < e; k++) if (s.charCodeAt(k) === 0) return;
+      this.#idBuffer = this.#value(s, v, e);
+    } else if (
+      n === 5 &&
+      first === 114 &&
+      s.charCodeAt(b + 1) === 101 &&
+      s.charCodeAt(b + 2) === 116 &&
+      s.charCodeAt(b + 3) === 114 &&
+      s.charCodeAt(b + 4) === 121
+    ) {
       if (v === e) return;
       for (let k = v; k < e; k++) {
         const d = s.charCodeAt(k);
