@@ -19,8 +19,7 @@ interface Parser {
 }
 type ParserClass = new (o: { onEvent: () => void }) => Parser;
 
-const [dist = 'dist', which = 'bytes', passesArg = '5', stream = 'mixed'] =
-  process.argv.slice(2);
+const [dist = 'dist', which = 'bytes', passesArg = '5', stream = 'mixed'] = process.argv.slice(2);
 const url = pathToFileURL(resolve(dist, 'sse/index.js')).href;
 const { SseParser } = (await import(url)) as { SseParser: ParserClass };
 const passes = Number(passesArg);

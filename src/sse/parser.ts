@@ -1,6 +1,7 @@
+import { isAscii } from 'node:buffer';
 import { checkFn, checkInt, checkKeys, checkObject, optionKeys } from '../internal/options.js';
 import { SseLimitError } from './errors.js';
-import { decodeBinary, incompleteAt } from './utf8.js';
+import { decodeBinary, decodeRun, incompleteAt, runEnd } from './utf8.js';
 
 /** One dispatched event, as an `EventSource` would deliver it. */
 export interface SseEvent {
@@ -89,6 +90,14 @@ export class SseParser {
   // text: they belong before the next bytes, as a streaming decoder would hold them.
   #pending = '';
   #bytes = false; // the string being scanned holds bytes, not text
+  // The next byte over 0x7f in the string being scanned, at or after the last value
+  // (-1: none; -2: not looked for in this string).
+  #high = -2;
+  #wordsOff = true; // the string being scanned is not the chunk in #words
+  #scratch = new Uint8Array(0);
+  #words = new Uint32Array(0);
+  #length = 0; // of the chunk in #scratch
+  #base = 0; // where it starts in the string being scanned
   #skipLF = false; // the previous chunk ended in CR: a LF first in this one belongs to it
   #started = false;
   #retry: number | undefined = undefined;
@@ -186,7 +195,29 @@ export class SseParser {
       if (i === -1) return;
     }
     this.#bytes = true;
+    this.#wordsOff = false;
+    this.#prepare(chunk, s.length - chunk.length);
     this.#scan(s, i);
+  }
+
+  // Readies #findHigh for the chunk, whose bytes start at `base` in the string scanned.
+  #prepare(chunk: Uint8Array, base: number): void {
+    if (base === 0 && isAscii(chunk)) {
+      this.#high = -1; // nothing to decode in this chunk
+      return;
+    }
+    this.#high = -2;
+    this.#base = base;
+    const len = chunk.length;
+    const cap = (len + 3) & ~3;
+    if (this.#scratch.length < cap) {
+      const buffer = new ArrayBuffer(Math.max(cap, 16 * 1024));
+      this.#scratch = new Uint8Array(buffer);
+      this.#words = new Uint32Array(buffer);
+    }
+    this.#scratch.set(chunk);
+    this.#scratch.fill(0, len, cap); // so the last word holds no byte of an older chunk
+    this.#length = len;
   }
 
   // The open line is text (it came as text, or grew past the limit in bytes and was
@@ -235,7 +266,14 @@ export class SseParser {
         const line = this.#carry + s.slice(i, eol);
         this.#carry = '';
         this.#checkLine(line, 0, line.length);
+        // Not the chunk's string: its bytes over 0x7f are looked for in it.
+        const off = this.#wordsOff;
+        const high = this.#high;
+        this.#wordsOff = true;
+        this.#high = -2;
         this.#line(line, 0, line.length);
+        this.#high = high;
+        this.#wordsOff = off;
       } else {
         if (eol - i > this.#maxLine) this.#checkLine(s, i, eol);
         this.#line(s, i, eol);
@@ -287,9 +325,52 @@ export class SseParser {
     this.#carry += part;
   }
 
-  // A value of the line s[b..e): text in bytes is decoded.
+  // A value of the line s[b..e): text in bytes is decoded. The next byte over 0x7f is
+  // found once and reused for the values before it, as the line ends are.
   #value(s: string, b: number, e: number): string {
-    return this.#bytes ? decodeBinary(s, b, e) : s.slice(b, e);
+    if (!this.#bytes) return s.slice(b, e);
+    let h = this.#high;
+    if (h !== -1 && h < b) h = this.#high = this.#findHigh(s, b);
+    if (h === -1 || h >= e) return s.slice(b, e);
+    let out = h > b ? s.slice(b, h) : '';
+    for (;;) {
+      out += decodeRun(s, h, e);
+      const k = runEnd;
+      if (k >= e) return out; // #high (< e) is looked for again from the next value
+      h = this.#high = this.#findHigh(s, k);
+      if (h === -1 || h >= e) return out + s.slice(k, e);
+      out += s.slice(k, h);
+    }
+  }
+
+  // The first byte over 0x7f at or after `from` (-1: none). In the chunk's string it is
+  // found four bytes at a time in #words, a copy of the chunk's bytes aligned for 32-bit
+  // reads (the string's first #base characters are the held bytes of a character begun
+  // earlier, all over 0x7f); no string method searches for a range of characters, a loop
+  // of charCodeAt costs some thirty instructions a character, a regular expression some
+  // thousand a call.
+  #findHigh(s: string, from: number): number {
+    if (this.#wordsOff) {
+      for (let k = from; k < s.length; k++) if (s.charCodeAt(k) > 0x7f) return k;
+      return -1;
+    }
+    const base = this.#base;
+    if (from < base) return from;
+    const bytes = this.#scratch;
+    const words = this.#words;
+    const len = this.#length;
+    let k = from - base;
+    for (; (k & 3) !== 0; k++) {
+      if (k >= len) return -1;
+      if (bytes[k]! > 0x7f) return k + base;
+    }
+    const nw = (len + 3) >> 2;
+    let w = k >> 2;
+    while (w < nw && (words[w]! & 0x80808080) === 0) w++;
+    if (w === nw) return -1;
+    k = w << 2;
+    while (bytes[k]! <= 0x7f) k++;
+    return k + base;
   }
 
   #line(s: string, b: number, e: number): void {

@@ -12,15 +12,35 @@ const MAX_PIECES = 16;
 
 /** The bytes `s[b..e)` decoded; `e` must end the sequences (an ASCII byte or a line end). */
 export function decodeBinary(s: string, b: number, e: number): string {
-  for (let k = b; k < e; k++) if (s.charCodeAt(k) > 0x7f) return decodeFrom(s, b, e, k);
-  return s.slice(b, e);
+  let k = b;
+  while (k < e && s.charCodeAt(k) <= 0x7f) k++;
+  if (k === e) return s.slice(b, e);
+  let out = k > b ? s.slice(b, k) : '';
+  for (;;) {
+    out += decodeRun(s, k, e);
+    k = runEnd;
+    const a = k;
+    while (k < e && s.charCodeAt(k) <= 0x7f) k++;
+    if (k > a) out += s.slice(a, k);
+    if (k >= e) return out;
+  }
 }
 
-/** As {@link decodeBinary}, with `k` the first byte over 0x7f in `[b, e)`. */
-export function decodeFrom(s: string, b: number, e: number, k: number): string {
-  let out = k > b ? s.slice(b, k) : '';
+/** Where the last {@link decodeRun} stopped: an ASCII byte, or the end it was given. */
+export let runEnd = 0;
+
+/**
+ * The characters of the run of bytes over 0x7f at `s[k..]`, up to an ASCII byte or `e`
+ * (which must end the sequences), in {@link runEnd} where it stopped. A long run is
+ * decoded natively to `e`.
+ */
+export function decodeRun(s: string, k: number, e: number): string {
+  let out = '';
   for (let pieces = 0; ; pieces++) {
-    if (pieces === MAX_PIECES) return out + Buffer.from(s.slice(k, e), 'latin1').toString('utf8');
+    if (pieces === MAX_PIECES) {
+      runEnd = e;
+      return out + Buffer.from(s.slice(k, e), 'latin1').toString('utf8');
+    }
     const c = s.charCodeAt(k);
     let cp = 0xfffd;
     let n = 1;
@@ -49,10 +69,10 @@ export function decodeFrom(s: string, b: number, e: number, k: number): string {
         ? String.fromCharCode(cp)
         : String.fromCharCode(0xd7c0 + (cp >> 10), 0xdc00 | (cp & 0x3ff));
     k += n;
-    const a = k;
-    while (k < e && s.charCodeAt(k) <= 0x7f) k++;
-    if (k > a) out += s.slice(a, k);
-    if (k >= e) return out;
+    if (k >= e || s.charCodeAt(k) <= 0x7f) {
+      runEnd = k;
+      return out;
+    }
   }
 }
 
