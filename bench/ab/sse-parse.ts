@@ -1,8 +1,8 @@
 // The SSE parser against any build of weir, for before/after runs of two trees:
 // `node --import tsx bench/ab/sse-parse.ts <dist> <case> [passes] [stream]` parses the
-// stream of bench/sse.ts (100,000 events in 16 KiB chunks) `passes` times and prints the
-// events per second of the best pass. Under `valgrind --tool=callgrind node
-// --single-threaded ...`, run for two values of `passes`, the difference of the two
+// stream of bench/sse.ts (100,000 events, or $EVENTS, in 16 KiB chunks) `passes` times
+// and prints the events per second of the best pass. Under `valgrind --tool=callgrind
+// node --single-threaded ...`, run for two values of `passes`, the difference of the two
 // instruction totals divided by the difference of the events parsed is the cost of one
 // event, free of start-up and of building the stream.
 // Cases: bytes, text (weir fed Uint8Array chunks / pre-decoded strings), esp-bytes,
@@ -24,7 +24,7 @@ const url = pathToFileURL(resolve(dist, 'sse/index.js')).href;
 const { SseParser } = (await import(url)) as { SseParser: ParserClass };
 const passes = Number(passesArg);
 
-const EVENTS = 100_000;
+const EVENTS = Number(process.env.EVENTS ?? 100_000); // events a pass
 const note = stream === 'ascii' ? 'e' : 'é';
 let text = '';
 for (let i = 0; i < EVENTS; i++) {
