@@ -275,3 +275,62 @@ describe('async iteration', () => {
     assert.equal(ch.waiting.receivers, 0);
   });
 });
+
+describe('the waiting receiver without a signal, and who resumes first', () => {
+  test('a lone receiver counts as blocked, takes the next send, and close wakes it', async () => {
+    const ch = new Channel<number>();
+    const first = ch.receive();
+    assert.equal(ch.blockedReceivers, 1);
+    assert.deepEqual(ch.waiting, { senders: 0, receivers: 1 });
+    assert.equal(ch.trySend(7), true);
+    assert.equal(ch.blockedReceivers, 0);
+    assert.deepEqual(await first, { done: false, value: 7 });
+    const second = ch.receive();
+    ch.close();
+    assert.deepEqual(await second, { done: true, value: undefined });
+    assert.equal(ch.blockedReceivers, 0);
+  });
+
+  test('receivers are served in arrival order, with and without signals', async () => {
+    const ch = new Channel<number>();
+    const ac = new AbortController();
+    const a = ch.receive();
+    const b = ch.receive({ signal: ac.signal });
+    const c = ch.receive();
+    assert.equal(ch.blockedReceivers, 3);
+    for (const v of [1, 2, 3]) await ch.send(v);
+    assert.deepEqual(
+      (await Promise.all([a, b, c])).map((r) => r.value),
+      [1, 2, 3],
+    );
+  });
+
+  test('close wakes the lone receiver and the queued ones', async () => {
+    const ch = new Channel<number>();
+    const a = ch.receive();
+    const b = ch.receive();
+    ch.close();
+    assert.deepEqual(
+      (await Promise.all([a, b])).map((r) => r.done),
+      [true, true],
+    );
+  });
+
+  test('a receiver that takes from a waiting sender resumes before that sender', async () => {
+    const ch = new Channel<number>();
+    const order: string[] = [];
+    const sent = ch.send(1).then(() => order.push('sender'));
+    const got = ch.receive().then(() => order.push('receiver'));
+    await Promise.all([sent, got]);
+    assert.deepEqual(order, ['receiver', 'sender']);
+  });
+
+  test('a received value is an iterator result with exactly done and value', async () => {
+    const ch = new Channel<number>();
+    const r = ch.receive();
+    await ch.send(5);
+    const got = await r;
+    assert.deepEqual(Object.keys(got).sort(), ['done', 'value']);
+    assert.equal(Object.getPrototypeOf(got), Object.prototype);
+  });
+});

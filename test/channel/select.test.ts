@@ -152,3 +152,14 @@ describe('select', () => {
     assert.ok(idx === -1 || idx === 0);
   });
 });
+
+test('a send case is ready for a lone waiting receiver and hands it the value', async () => {
+  const ch = new Channel<number>();
+  const r = ch.receive();
+  assert.deepEqual(await select([send(ch, 9)], { default: true }), {
+    index: 0,
+    done: false,
+    value: undefined,
+  });
+  assert.deepEqual(await r, { done: false, value: 9 });
+});
