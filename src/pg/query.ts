@@ -176,8 +176,15 @@ const PgQueryBase = pg.Query as unknown as new (
   values: unknown[] | undefined,
   callback: QueryCallback | undefined,
 ) => PgQuery;
-const prepareValue = (pg as unknown as { utils: { prepareValue(v: unknown): unknown } }).utils
-  .prepareValue;
+const prepareValue = (pg as unknown as { utils?: { prepareValue?(v: unknown): unknown } }).utils
+  ?.prepareValue;
+// The Describe is skipped only on a node-postgres whose Query has the internals used below
+// (8.x as of this writing); any other runs every query through its own prepare.
+const canSkipDescribe = ((proto: Partial<PgQuery>): boolean =>
+  typeof proto.hasBeenParsed === 'function' &&
+  typeof proto._getRows === 'function' &&
+  typeof proto.handleError === 'function' &&
+  typeof prepareValue === 'function')(PgQueryBase.prototype);
 
 /**
  * node-postgres's Query, taught to run a named statement whose columns the connection
@@ -192,7 +199,7 @@ class StatementQuery extends PgQueryBase {
 
   override prepare(connection: Wire): void {
     const columns =
-      this.statements !== undefined && this.name !== undefined
+      canSkipDescribe && this.statements !== undefined && this.name !== undefined
         ? this.statements.columns(this.name)
         : undefined;
     if (columns === undefined || !this.hasBeenParsed(connection)) {
