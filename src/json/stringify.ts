@@ -135,6 +135,7 @@ class EncodePull implements Pull<Uint8Array> {
   #state = State.Start;
   #buf: Buffer | undefined = undefined;
   #fill = 0;
+  #chunksMade = 0; // full buffers pushed, so that bytes written = #chunksMade * #cap + #fill
   #index = 0; // items received (encoded or in the batch)
   readonly #batching: boolean;
   readonly #batch: unknown[] = [];
@@ -446,8 +447,6 @@ class EncodePull implements Pull<Uint8Array> {
     this.#fill = 0;
     return buf;
   }
-
-  #chunksMade = 0;
 
   #push(): void {
     this.#chunksMade++;

@@ -14,7 +14,7 @@ import { createManagedPool, type ManagedPoolOptions, PooledClient } from '../man
 import { managedOptionKeys } from '../managed/options.js';
 import type { AcquireOptions, Lease } from '../pool/index.js';
 import { type PgConnection, PgManager } from './manager.js';
-import { type QueryOptions, runQuery, sendQuery } from './query.js';
+import { type QueryOptions, runQuery, type Statement, sendQuery } from './query.js';
 import { isStaleStatement } from './statements.js';
 
 /**
@@ -207,12 +207,7 @@ export class PgPool extends PooledClient<PgConnection, PgManager> {
     options: (QueryOptions & Pick<AcquireOptions, 'priority'>) | undefined,
     attempt: number,
   ): Promise<pg.QueryResult<R>> {
-    const statement = {
-      text,
-      values,
-      signal: options?.signal,
-      timeoutMs: options?.timeoutMs ?? this.#queryTimeoutMs,
-    };
+    const statement = this.#statement(text, values, options, options?.signal);
     // One promise per query: the connection goes back from node-postgres's callback, which
     // runs once the server is ready for the next statement.
     return new Promise<pg.QueryResult<R>>((resolve, reject) => {
@@ -319,9 +314,18 @@ export class PgPool extends PooledClient<PgConnection, PgManager> {
     options: QueryOptions | undefined,
     signal = options?.signal,
   ): Promise<pg.QueryResult<R>> {
-    const timeoutMs = options?.timeoutMs ?? this.#queryTimeoutMs;
     // The manager holds what every statement shares: the cancel settings and the clock.
-    return runQuery<R>(conn, { text, values, signal, timeoutMs }, this.pool.manager);
+    return runQuery<R>(conn, this.#statement(text, values, options, signal), this.pool.manager);
+  }
+
+  /** A statement with the pool's default query timeout where `options` set none. */
+  #statement(
+    text: string,
+    values: unknown[] | undefined,
+    options: QueryOptions | undefined,
+    signal: AbortSignal | undefined,
+  ): Statement {
+    return { text, values, signal, timeoutMs: options?.timeoutMs ?? this.#queryTimeoutMs };
   }
 }
 
